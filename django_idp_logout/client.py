@@ -1,0 +1,127 @@
+"""Back-channel calls made on the user's behalf: the token request and UserInfo."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from . import http
+from .discovery import ProviderMetadata
+from .exceptions import InvalidToken, ProviderUnavailable, TokenError
+from .providers import Provider
+
+#: OAuth error codes are ASCII words; anything else from the provider is replaced by this.
+UNKNOWN_ERROR = "unknown_error"
+
+
+@dataclass(frozen=True)
+class TokenResponse:
+    id_token: str = field(repr=False)
+    access_token: str | None = field(repr=False)
+    refresh_token: str | None = field(repr=False)
+    expires_in: int | None
+    scope: str | None
+
+
+def error_code(value: Any) -> str:
+    """A provider's ``error`` value if it is a plausible OAuth code, else ``unknown_error``."""
+    if isinstance(value, str) and 0 < len(value) <= 64 and all(
+        c.isascii() and (c.isalnum() or c == "_") for c in value
+    ):
+        return value
+    return UNKNOWN_ERROR
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def client_auth(provider: Provider, metadata: ProviderMetadata) -> tuple[dict[str, str],
+                                                                          dict[str, str]]:
+    """``(headers, form fields)`` authenticating the client at the token endpoint."""
+    config = provider.config
+    method = provider.token_auth_method(metadata)
+    if method == "client_secret_basic" and config.client_secret:
+        # RFC 6749 §2.3.1: form-urlencode id and secret before Base64.
+        pair = f"{quote(config.client_id, safe='')}:{quote(config.client_secret, safe='')}"
+        return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}, {}
+    if method == "client_secret_post" and config.client_secret:
+        return {}, {"client_id": config.client_id, "client_secret": config.client_secret}
+    return {}, {"client_id": config.client_id}
+
+
+def raise_for_oauth_error(response: http.Response, *, stage: str) -> None:
+    """Turn an OAuth error response (RFC 6749 §5.2) or a 5xx into the right exception."""
+    if response.status >= 500:
+        raise ProviderUnavailable(f"HTTP {response.status}", stage=stage,
+                                  status=503 if response.status == 503 else 502)
+    if response.status != 200:
+        try:
+            body = response.json_object(stage=stage)
+        except ProviderUnavailable:
+            raise ProviderUnavailable(f"HTTP {response.status} without an OAuth error body",
+                                      code="provider_bad_response", stage=stage) from None
+        raise TokenError(f"HTTP {response.status}", code=error_code(body.get("error")),
+                         stage=stage, description=_text(body.get("error_description")),
+                         error_uri=_text(body.get("error_uri")))
+
+
+def exchange_code(provider: Provider, metadata: ProviderMetadata, *, code: str,
+                  code_verifier: str, redirect_uri: str) -> TokenResponse:
+    """The one token request of a sign-in (RFC 6749 §4.1.3 with RFC 7636 ``code_verifier``)."""
+    headers, form = client_auth(provider, metadata)
+    form.update({"grant_type": "authorization_code", "code": code,
+                 "redirect_uri": redirect_uri, "code_verifier": code_verifier})
+    headers["Accept"] = "application/json"
+    response = http.request("POST", metadata.token_endpoint, stage="token", data=form,
+                            headers=headers)
+    raise_for_oauth_error(response, stage="token")
+    body = response.json_object(stage="token")
+    id_token = body.get("id_token")
+    access_token = body.get("access_token")
+    token_type = body.get("token_type")
+    if not isinstance(id_token, str) or not id_token:
+        raise InvalidToken("token response has no id_token", code="missing_id_token",
+                           stage="token")
+    if access_token is not None and not isinstance(access_token, str):
+        raise ProviderUnavailable("access_token is not a string", code="provider_bad_response",
+                                  stage="token")
+    if access_token and (not isinstance(token_type, str) or token_type.lower() != "bearer"):
+        raise ProviderUnavailable("token_type is not Bearer", code="provider_bad_response",
+                                  stage="token")
+    expires_in = body.get("expires_in")
+    return TokenResponse(
+        id_token=id_token,
+        access_token=access_token or None,
+        refresh_token=_text(body.get("refresh_token")),
+        expires_in=expires_in if isinstance(expires_in, int) and expires_in > 0 else None,
+        scope=_text(body.get("scope")),
+    )
+
+
+def fetch_userinfo(metadata: ProviderMetadata, *, access_token: str, subject: str
+                   ) -> dict[str, Any]:
+    """UserInfo claims; their ``sub`` must equal the ID token's (Core §5.3.2)."""
+    endpoint = metadata.endpoint("userinfo_endpoint")
+    if endpoint is None:
+        raise ProviderUnavailable("USE_USERINFO is on but the provider has no UserInfo endpoint",
+                                  code="provider_bad_response", stage="userinfo")
+    response = http.request("GET", endpoint, stage="userinfo",
+                            headers={"Authorization": f"Bearer {access_token}",
+                                     "Accept": "application/json"})
+    if response.status != 200:
+        raise_for_oauth_error(response, stage="userinfo")
+        raise ProviderUnavailable(f"UserInfo answered HTTP {response.status}", stage="userinfo")
+    if response.content_type == "application/jwt":
+        raise ProviderUnavailable("signed UserInfo responses are not supported",
+                                  code="provider_bad_response", stage="userinfo")
+    claims = response.json_object(stage="userinfo")
+    userinfo_sub = claims.get("sub")
+    if not isinstance(userinfo_sub, str) or not hmac.compare_digest(userinfo_sub.encode(),
+                                                                    subject.encode()):
+        raise InvalidToken("UserInfo sub differs from the ID token's", code="userinfo_sub_mismatch",
+                           stage="userinfo")
+    return claims

@@ -1,0 +1,248 @@
+"""The one reader of ``settings.IDP_LOGOUT``.
+
+Everything else asks :func:`get_config` for a typed, immutable :class:`IdPConfig`. The value
+is built on first use and rebuilt whenever a relevant setting changes (``setting_changed``
+fires under ``override_settings``), so settings are effectively read at call time without
+re-parsing the dict on every request.
+
+Precedence, written once here and in ``docs/configuration.rst``:
+
+1. a key in ``IDP_LOGOUT``;
+2. otherwise the mozilla-django-oidc setting listed in :data:`OIDC_FALLBACKS`, with its
+   documented meaning (so a site migrating from mozilla-django-oidc keeps working);
+3. otherwise the default in :data:`DEFAULTS`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+#: Asymmetric JWS algorithms accepted for ID tokens unless ``ALGORITHMS`` says otherwise.
+#: HMAC (``HS256`` …) is opt-in: it needs ``CLIENT_SECRET`` and is never used with a JWKS key.
+DEFAULT_ALGORITHMS: tuple[str, ...] = (
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+)
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+SUPPORTED_ALGORITHMS = frozenset(DEFAULT_ALGORITHMS) | HMAC_ALGORITHMS
+
+TOKEN_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+
+#: Endpoint names accepted in ``ENDPOINTS`` (the discovery document's own key names).
+ENDPOINT_KEYS = (
+    "authorization_endpoint",
+    "token_endpoint",
+    "userinfo_endpoint",
+    "jwks_uri",
+    "end_session_endpoint",
+    "revocation_endpoint",
+    "introspection_endpoint",
+)
+
+DEFAULTS: dict[str, Any] = {
+    "PROVIDER": "generic",
+    "ISSUER": None,
+    "CLIENT_ID": None,
+    "CLIENT_SECRET": None,
+    "TOKEN_AUTH_METHOD": None,
+    "SCOPES": ("openid", "email", "profile"),
+    "AUTH_PARAMS": {},
+    "USE_DISCOVERY": True,
+    "ENDPOINTS": {},
+    "TIMEOUT": 5.0,
+    "CA_BUNDLE": None,
+    "LEEWAY": 60,
+    "ALGORITHMS": DEFAULT_ALGORITHMS,
+    "TRUSTED_AUDIENCES": (),
+    "USE_USERINFO": False,
+    "CLAIMS_MAPPING": {"email": "email", "first_name": "given_name", "last_name": "family_name"},
+    "CREATE_USERS": True,
+    "LINK_USERS_BY_EMAIL": False,
+    "REDIRECT_URI": None,
+    "LOGIN_REDIRECT_URL": None,
+    "ALLOWED_REDIRECT_HOSTS": (),
+    "LOGIN_ATTEMPT_TTL": 600,
+    "MAX_PENDING_LOGINS": 5,
+    "CACHE_ALIAS": "default",
+    "DISCOVERY_TTL": 3600,
+    "JWKS_TTL": 3600,
+    "JWKS_REFETCH_INTERVAL": 60,
+    "POST_LOGOUT_REDIRECT_URL": "/",
+}
+
+#: Expected type(s) of each key, used by the system checks (``django_idp_logout.E004``).
+KEY_TYPES: dict[str, tuple[type, ...]] = {
+    "PROVIDER": (str,),
+    "ISSUER": (str,),
+    "CLIENT_ID": (str,),
+    "CLIENT_SECRET": (str, type(None)),
+    "TOKEN_AUTH_METHOD": (str, type(None)),
+    "SCOPES": (list, tuple, str),
+    "AUTH_PARAMS": (dict,),
+    "USE_DISCOVERY": (bool,),
+    "ENDPOINTS": (dict,),
+    "TIMEOUT": (int, float),
+    "CA_BUNDLE": (str, type(None)),
+    "LEEWAY": (int,),
+    "ALGORITHMS": (list, tuple),
+    "TRUSTED_AUDIENCES": (list, tuple),
+    "USE_USERINFO": (bool,),
+    "CLAIMS_MAPPING": (dict,),
+    "CREATE_USERS": (bool,),
+    "LINK_USERS_BY_EMAIL": (bool,),
+    "REDIRECT_URI": (str, type(None)),
+    "LOGIN_REDIRECT_URL": (str, type(None)),
+    "ALLOWED_REDIRECT_HOSTS": (list, tuple),
+    "LOGIN_ATTEMPT_TTL": (int,),
+    "MAX_PENDING_LOGINS": (int,),
+    "CACHE_ALIAS": (str,),
+    "DISCOVERY_TTL": (int,),
+    "JWKS_TTL": (int,),
+    "JWKS_REFETCH_INTERVAL": (int,),
+    "POST_LOGOUT_REDIRECT_URL": (str,),
+}
+assert KEY_TYPES.keys() == DEFAULTS.keys()
+
+
+def parse_scopes(value: Any) -> tuple[str, ...]:
+    return tuple(value.split()) if isinstance(value, str) else tuple(value)
+
+
+#: mozilla-django-oidc settings honoured when the matching ``IDP_LOGOUT`` key is absent:
+#: ``OIDC_* name -> (our key, converter)``. ``ENDPOINTS`` entries are merged one by one.
+OIDC_FALLBACKS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "OIDC_RP_CLIENT_ID": ("CLIENT_ID", str),
+    "OIDC_RP_CLIENT_SECRET": ("CLIENT_SECRET", str),
+    "OIDC_RP_SCOPES": ("SCOPES", parse_scopes),
+    "OIDC_RP_SIGN_ALGO": ("ALGORITHMS", lambda v: (v,)),
+    "OIDC_TIMEOUT": ("TIMEOUT", lambda v: v),
+    "OIDC_CREATE_USER": ("CREATE_USERS", bool),
+    "OIDC_AUTH_REQUEST_EXTRA_PARAMS": ("AUTH_PARAMS", dict),
+    "OIDC_REDIRECT_ALLOWED_HOSTS": ("ALLOWED_REDIRECT_HOSTS", tuple),
+    "OIDC_OP_AUTHORIZATION_ENDPOINT": ("ENDPOINTS.authorization_endpoint", str),
+    "OIDC_OP_TOKEN_ENDPOINT": ("ENDPOINTS.token_endpoint", str),
+    "OIDC_OP_USER_ENDPOINT": ("ENDPOINTS.userinfo_endpoint", str),
+    "OIDC_OP_JWKS_ENDPOINT": ("ENDPOINTS.jwks_uri", str),
+}
+
+#: mozilla-django-oidc settings that would weaken what this app guarantees; a system check
+#: (``django_idp_logout.W002``) reports them as ignored.
+OIDC_IGNORED = ("OIDC_VERIFY_SSL", "OIDC_USE_PKCE", "OIDC_RP_IDP_SIGN_KEY", "OIDC_USE_NONCE",
+                "OIDC_STATE_SIZE", "OIDC_NONCE_SIZE", "OIDC_PKCE_CODE_CHALLENGE_METHOD")
+
+
+@dataclass(frozen=True)
+class IdPConfig:
+    """Typed view of the effective configuration. Build it with :func:`get_config`."""
+
+    provider: str
+    issuer: str
+    client_id: str
+    client_secret: str | None
+    token_auth_method: str | None
+    scopes: tuple[str, ...]
+    auth_params: Mapping[str, str]
+    use_discovery: bool
+    endpoints: Mapping[str, str]
+    timeout: float
+    ca_bundle: str | None
+    leeway: int
+    algorithms: tuple[str, ...]
+    trusted_audiences: tuple[str, ...]
+    use_userinfo: bool
+    claims_mapping: Mapping[str, str]
+    create_users: bool
+    link_users_by_email: bool
+    redirect_uri: str | None
+    login_redirect_url: str
+    allowed_redirect_hosts: tuple[str, ...]
+    login_attempt_ttl: int
+    max_pending_logins: int
+    cache_alias: str
+    discovery_ttl: int
+    jwks_ttl: int
+    jwks_refetch_interval: int
+    post_logout_redirect_url: str
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def is_public_client(self) -> bool:
+        return not self.client_secret
+
+
+def user_settings() -> dict[str, Any]:
+    """The integrator's ``IDP_LOGOUT`` dict (empty when unset or not a dict)."""
+    value = getattr(settings, "IDP_LOGOUT", None)
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def effective_settings() -> dict[str, Any]:
+    """Merge defaults, mozilla-django-oidc fallbacks and ``IDP_LOGOUT`` (in rising order)."""
+    ours = user_settings()
+    merged: dict[str, Any] = {key: ours.get(key, default) for key, default in DEFAULTS.items()}
+    endpoints = dict(merged["ENDPOINTS"]) if isinstance(merged["ENDPOINTS"], Mapping) else {}
+    for oidc_name, (key, convert) in OIDC_FALLBACKS.items():
+        if not hasattr(settings, oidc_name):
+            continue
+        value = convert(getattr(settings, oidc_name))
+        if key.startswith("ENDPOINTS."):
+            endpoints.setdefault(key.removeprefix("ENDPOINTS."), value)
+        elif key not in ours:
+            merged[key] = value
+    merged["ENDPOINTS"] = endpoints
+    if merged["LOGIN_REDIRECT_URL"] is None:
+        merged["LOGIN_REDIRECT_URL"] = str(getattr(settings, "LOGIN_REDIRECT_URL", "/"))
+    return merged
+
+
+@functools.lru_cache(maxsize=1)
+def get_config() -> IdPConfig:
+    """Return the effective configuration.
+
+    Does not validate: the system checks (:mod:`django_idp_logout.checks`) report mistakes at
+    start-up with ids and hints, so runtime code can assume a configuration that passed them.
+    """
+    s = effective_settings()
+    return IdPConfig(
+        provider=str(s["PROVIDER"]),
+        issuer=str(s["ISSUER"] or ""),
+        client_id=str(s["CLIENT_ID"] or ""),
+        client_secret=s["CLIENT_SECRET"] or None,
+        token_auth_method=s["TOKEN_AUTH_METHOD"],
+        scopes=parse_scopes(s["SCOPES"]),
+        auth_params={str(k): str(v) for k, v in dict(s["AUTH_PARAMS"]).items()},
+        use_discovery=bool(s["USE_DISCOVERY"]),
+        endpoints=dict(s["ENDPOINTS"]),
+        timeout=float(s["TIMEOUT"]),
+        ca_bundle=s["CA_BUNDLE"],
+        leeway=int(s["LEEWAY"]),
+        algorithms=tuple(s["ALGORITHMS"]),
+        trusted_audiences=tuple(s["TRUSTED_AUDIENCES"]),
+        use_userinfo=bool(s["USE_USERINFO"]),
+        claims_mapping=dict(s["CLAIMS_MAPPING"]),
+        create_users=bool(s["CREATE_USERS"]),
+        link_users_by_email=bool(s["LINK_USERS_BY_EMAIL"]),
+        redirect_uri=s["REDIRECT_URI"],
+        login_redirect_url=str(s["LOGIN_REDIRECT_URL"]),
+        allowed_redirect_hosts=tuple(s["ALLOWED_REDIRECT_HOSTS"]),
+        login_attempt_ttl=int(s["LOGIN_ATTEMPT_TTL"]),
+        max_pending_logins=int(s["MAX_PENDING_LOGINS"]),
+        cache_alias=str(s["CACHE_ALIAS"]),
+        discovery_ttl=int(s["DISCOVERY_TTL"]),
+        jwks_ttl=int(s["JWKS_TTL"]),
+        jwks_refetch_interval=int(s["JWKS_REFETCH_INTERVAL"]),
+        post_logout_redirect_url=str(s["POST_LOGOUT_REDIRECT_URL"]),
+        raw=s,
+    )
+
+
+def reset_config(*, setting: str, **kwargs: Any) -> None:
+    """``setting_changed`` receiver (connected in ``apps.py``): drop the cached config."""
+    if setting == "IDP_LOGOUT" or setting.startswith("OIDC_") or setting in {
+        "LOGIN_REDIRECT_URL", "CACHES",
+    }:
+        get_config.cache_clear()

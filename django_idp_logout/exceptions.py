@@ -1,0 +1,109 @@
+"""One error tree for everything that can go wrong at request time.
+
+Each runtime error carries a stable snake_case ``code`` (used for the user's message, the log
+record and the ``login_failed`` signal), an HTTP ``status`` (4xx for the user's or request's
+problem, 502/503/504 for the provider's) and the ``stage`` of the flow it happened in.
+
+:class:`ConfigurationError` stays apart, as in django-anymail: it is the integrator's mistake,
+subclasses ``ImproperlyConfigured`` and is never turned into a friendly page.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ImproperlyConfigured
+
+#: Stages of the flow, as they appear in log records and signals.
+STAGES = ("discovery", "authorize", "token", "id_token", "userinfo", "login", "logout",
+          "revocation", "backchannel", "frontchannel")
+
+
+class ConfigurationError(ImproperlyConfigured):
+    """The site's configuration cannot work (reported by system checks where possible)."""
+
+
+class IdPLogoutError(Exception):
+    """Base of all runtime errors. ``detail`` is for the log only, never for a page."""
+
+    code = "idp_error"
+    status = 400
+    stage = "login"
+
+    def __init__(
+        self,
+        detail: str = "",
+        *,
+        code: str | None = None,
+        stage: str | None = None,
+        status: int | None = None,
+        description: str | None = None,
+        error_uri: str | None = None,
+    ) -> None:
+        super().__init__(detail or self.code)
+        self.detail = detail
+        if code is not None:
+            self.code = code
+        if stage is not None:
+            self.stage = stage
+        if status is not None:
+            self.status = status
+        #: Provider-supplied ``error_description`` / ``error_uri`` (untrusted; sanitized when logged).
+        self.description = description
+        self.error_uri = error_uri
+
+
+class LoginExpired(IdPLogoutError):
+    """Unknown, expired or already used ``state``: the sign-in has to start again."""
+
+    code = "login_expired"
+    status = 400
+    stage = "authorize"
+
+
+class InvalidCallback(IdPLogoutError):
+    """The callback request itself is malformed (no code, wrong ``iss`` …)."""
+
+    code = "invalid_callback"
+    status = 400
+    stage = "authorize"
+
+
+class AuthorizationError(IdPLogoutError):
+    """The provider answered the authorization request with ``error=…``."""
+
+    status = 400
+    stage = "authorize"
+
+
+class TokenError(IdPLogoutError):
+    """The token endpoint answered with an OAuth error (``invalid_grant`` …)."""
+
+    status = 400
+    stage = "token"
+
+
+class InvalidToken(IdPLogoutError):
+    """An ID token, logout token or UserInfo response failed validation.
+
+    The provider (or something between us and it) sent a token we must not trust: a bad
+    gateway from the user's point of view, hence 502.
+    """
+
+    code = "invalid_id_token"
+    status = 502
+    stage = "id_token"
+
+
+class ProviderUnavailable(IdPLogoutError):
+    """The provider could not be reached, timed out, or answered garbage."""
+
+    code = "provider_unavailable"
+    status = 502
+    stage = "discovery"
+
+
+class LoginRefused(IdPLogoutError):
+    """The provider vouched for the user, but this site does not let them in."""
+
+    code = "login_refused"
+    status = 403
+    stage = "login"

@@ -1,0 +1,43 @@
+"""Provider profiles and their registry: a plain dict, no import scanning.
+
+``IDP_LOGOUT["PROVIDER"]`` is a registry name or the dotted path of a
+:class:`~django_idp_logout.providers.base.Provider` subclass.
+"""
+
+from __future__ import annotations
+
+from django.utils.module_loading import import_string
+
+from ..conf import IdPConfig, get_config
+from ..exceptions import ConfigurationError
+from .base import Provider
+from .generic import GenericProvider
+
+REGISTRY: dict[str, type[Provider]] = {
+    GenericProvider.name: GenericProvider,
+}
+
+
+def provider_class(name: str) -> type[Provider]:
+    """Resolve a registry name or dotted path; :class:`ConfigurationError` when neither works."""
+    if name in REGISTRY:
+        return REGISTRY[name]
+    if "." in name:
+        try:
+            cls = import_string(name)
+        except ImportError as exc:
+            raise ConfigurationError(f"IDP_LOGOUT['PROVIDER'] {name!r} cannot be imported: "
+                                     f"{exc}") from exc
+        if isinstance(cls, type) and issubclass(cls, Provider):
+            return cls
+        raise ConfigurationError(f"IDP_LOGOUT['PROVIDER'] {name!r} is not a Provider subclass")
+    raise ConfigurationError(f"IDP_LOGOUT['PROVIDER'] {name!r} is not one of "
+                             f"{', '.join(sorted(REGISTRY))} nor a dotted path")
+
+
+def get_provider(config: IdPConfig | None = None) -> Provider:
+    config = config or get_config()
+    return provider_class(config.provider)(config)
+
+
+__all__ = ["REGISTRY", "GenericProvider", "Provider", "get_provider", "provider_class"]

@@ -1,0 +1,128 @@
+"""Pending sign-in attempts: created by ``login/``, consumed exactly once by ``callback/``.
+
+An attempt (``state``, ``nonce``, PKCE ``code_verifier``, ``next``, creation time) lives in the
+browser's session, so it is bound to the browser that started it. Several may be pending at
+once (several tabs); they are bounded in number and expire.
+
+Removing a key from a session is not atomic — two concurrent callbacks load the same session —
+so "single use" is enforced by :func:`claim_once`: an atomic ``cache.add`` of a digest of the
+value in the shared cache (Redis, Memcached, LocMem and the database cache are atomic; a
+system check warns about backends that are not). Exactly one request wins and exchanges the
+code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.cache import caches
+from django.http import HttpRequest
+
+from .conf import IdPConfig, get_config
+
+ATTEMPTS_KEY = "_idp_logout_attempts"
+#: ``{state digest: next}`` of attempts that signed this session in (double-submit detection).
+COMPLETED_KEY = "_idp_logout_completed"
+MAX_COMPLETED = 5
+
+
+@dataclass(frozen=True)
+class Attempt:
+    state: str
+    nonce: str
+    code_verifier: str
+    next_url: str
+    created: float
+
+
+def new_secret() -> str:
+    """256 bits from the OS CSPRNG, URL-safe (also a valid PKCE verifier: 43 characters)."""
+    return secrets.token_urlsafe(32)
+
+
+def digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def claim_once(kind: str, value: str, ttl: int, config: IdPConfig | None = None) -> bool:
+    """Atomically mark ``value`` as used; ``True`` only for the first caller, in any process."""
+    config = config or get_config()
+    return bool(caches[config.cache_alias].add(f"idp_logout:used:{kind}:{digest(value)}", 1,
+                                               max(ttl, 1)))
+
+
+def _pending(request: HttpRequest) -> dict[str, dict[str, Any]]:
+    value = request.session.get(ATTEMPTS_KEY)
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def create_attempt(request: HttpRequest, next_url: str) -> Attempt:
+    """Store a new attempt in the session, dropping expired ones and the oldest past the cap."""
+    config = get_config()
+    now = time.time()
+    attempt = Attempt(state=new_secret(), nonce=new_secret(), code_verifier=new_secret(),
+                      next_url=next_url, created=now)
+    pending = {
+        state: data for state, data in _pending(request).items()
+        if isinstance(data, dict) and now - float(data.get("created", 0)) < config.login_attempt_ttl
+    }
+    pending[attempt.state] = {"nonce": attempt.nonce, "code_verifier": attempt.code_verifier,
+                              "next": next_url, "created": now}
+    while len(pending) > max(config.max_pending_logins, 1):
+        oldest = min(pending, key=lambda s: float(pending[s].get("created", 0)))
+        del pending[oldest]
+    request.session[ATTEMPTS_KEY] = pending
+    return attempt
+
+
+def find_attempt(request: HttpRequest, state: str) -> Attempt | None:
+    """The pending, unexpired attempt for ``state`` in this session, compared in constant time.
+
+    Does not modify the session: a request that fails must not write it (a concurrent winner
+    may be cycling the session key at that very moment).
+    """
+    config = get_config()
+    found = None
+    for candidate, data in _pending(request).items():
+        if isinstance(data, dict) and hmac.compare_digest(candidate.encode(), state.encode()):
+            found = (candidate, data)
+    if found is None:
+        return None
+    candidate, data = found
+    try:
+        attempt = Attempt(state=candidate, nonce=str(data["nonce"]),
+                          code_verifier=str(data["code_verifier"]), next_url=str(data["next"]),
+                          created=float(data["created"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+    if time.time() - attempt.created >= config.login_attempt_ttl:
+        return None
+    return attempt
+
+
+def forget_attempt(request: HttpRequest, attempt: Attempt) -> None:
+    pending = _pending(request)
+    if pending.pop(attempt.state, None) is not None:
+        request.session[ATTEMPTS_KEY] = pending
+
+
+def remember_completed(request: HttpRequest, attempt: Attempt) -> None:
+    """Record that ``attempt`` signed this session in (called after ``login()``)."""
+    completed = request.session.get(COMPLETED_KEY)
+    completed = dict(completed) if isinstance(completed, dict) else {}
+    completed[digest(attempt.state)] = attempt.next_url
+    request.session[COMPLETED_KEY] = dict(list(completed.items())[-MAX_COMPLETED:])
+
+
+def completed_next_url(request: HttpRequest, state: str) -> str | None:
+    """Where a double-submitted callback should go, if this session finished that attempt."""
+    completed = request.session.get(COMPLETED_KEY)
+    if not isinstance(completed, dict):
+        return None
+    next_url = completed.get(digest(state))
+    return next_url if isinstance(next_url, str) else None

@@ -1,0 +1,12 @@
+"""``path("oidc/", include("django_idp_logout.urls"))`` — names in the ``idp_logout`` namespace."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "idp_logout"
+
+urlpatterns = [
+    path("login/", views.login, name="login"),
+    path("callback/", views.callback, name="callback"),
+]

@@ -1,0 +1,145 @@
+"""Shared fixtures.
+
+Unit tests use ``responses`` (fails closed: an unexpected outbound call is an error) through
+:class:`FakeProvider`, which serves discovery and JWKS for ``https://idp.example.test`` and
+signs ID tokens with keys the test controls. End-to-end tests use the ``op`` fixture: a real
+OpenID Provider process on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+import pytest
+import responses
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from django.core.cache import caches
+
+from .op_server import OpenIDProvider, node_available
+
+ISSUER = "https://idp.example.test"
+CLIENT_ID = "test-client"
+CLIENT_SECRET = "test-secret"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    for cache in caches.all():
+        cache.clear()
+    yield
+
+
+class SigningKey:
+    def __init__(self, kid: str | None, kind: str = "RSA") -> None:
+        self.kid = kid
+        self.kind = kind
+        if kind == "RSA":
+            self.private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            self.alg = "RS256"
+        else:
+            self.private = ec.generate_private_key(ec.SECP256R1())
+            self.alg = "ES256"
+
+    def public_jwk(self) -> dict[str, Any]:
+        algo = jwt.algorithms.RSAAlgorithm if self.kind == "RSA" else jwt.algorithms.ECAlgorithm
+        jwk = json.loads(algo.to_jwk(self.private.public_key()))
+        jwk["use"] = "sig"
+        if self.kid is not None:
+            jwk["kid"] = self.kid
+        return jwk
+
+
+# RSA key generation is slow-ish: make the test keys once per session.
+_KEYS: dict[str, SigningKey] = {}
+
+
+def key(name: str, kind: str = "RSA", kid: str | None = "__name__") -> SigningKey:
+    cache_key = f"{name}:{kind}:{kid}"
+    if cache_key not in _KEYS:
+        _KEYS[cache_key] = SigningKey(name if kid == "__name__" else kid, kind)
+    return _KEYS[cache_key]
+
+
+class FakeProvider:
+    """Discovery, JWKS and token endpoint of ``ISSUER``, served through ``responses``."""
+
+    def __init__(self, mock: responses.RequestsMock) -> None:
+        self.mock = mock
+        self.keys = [key("k1")]
+        self.discovery: dict[str, Any] = {
+            "issuer": ISSUER,
+            "authorization_endpoint": f"{ISSUER}/authorize",
+            "token_endpoint": f"{ISSUER}/token",
+            "jwks_uri": f"{ISSUER}/jwks",
+            "userinfo_endpoint": f"{ISSUER}/userinfo",
+            "end_session_endpoint": f"{ISSUER}/logout",
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        }
+        mock.add_callback(responses.GET, f"{ISSUER}/.well-known/openid-configuration",
+                          callback=lambda r: (200, {}, json.dumps(self.discovery)))
+        mock.add_callback(responses.GET, f"{ISSUER}/jwks", callback=lambda r: (
+            200, {}, json.dumps({"keys": [k.public_jwk() for k in self.keys]})))
+
+    def claims(self, nonce: str, **overrides: Any) -> dict[str, Any]:
+        now = int(time.time())
+        claims = {"iss": ISSUER, "sub": "user-1", "aud": CLIENT_ID, "iat": now,
+                  "exp": now + 300, "nonce": nonce, "email": "user1@example.test",
+                  "email_verified": True, "given_name": "User", "family_name": "One",
+                  "sid": "sid-1"}
+        claims.update(overrides)
+        return {k: v for k, v in claims.items() if v is not None}
+
+    def sign(self, claims: dict[str, Any], signing_key: SigningKey | None = None,
+             headers: dict[str, Any] | None = None, alg: str | None = None,
+             raw_key: Any = None) -> str:
+        signing_key = signing_key or self.keys[0]
+        header = {"kid": signing_key.kid} if signing_key.kid else {}
+        header.update(headers or {})
+        return jwt.encode(claims, raw_key if raw_key is not None else signing_key.private,
+                          algorithm=alg or signing_key.alg, headers=header or None)
+
+    def token_response(self, body: dict[str, Any] | str, status: int = 200) -> None:
+        payload = body if isinstance(body, str) else json.dumps(body)
+        self.mock.add(responses.POST, f"{ISSUER}/token", body=payload, status=status,
+                      content_type="application/json")
+
+    def token_calls(self) -> list[Any]:
+        return [c for c in self.mock.calls if c.request.url == f"{ISSUER}/token"]
+
+    def outbound_calls(self) -> int:
+        return len(self.mock.calls)
+
+
+@pytest.fixture
+def fake_op(settings: Any) -> Iterator[FakeProvider]:
+    settings.IDP_LOGOUT = {"ISSUER": ISSUER, "CLIENT_ID": CLIENT_ID, "CLIENT_SECRET": CLIENT_SECRET}
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield FakeProvider(mock)
+
+
+def start_login(client: Any, next_url: str = "/home/") -> dict[str, str]:
+    """GET login/ and return the authorization request's query parameters."""
+    response = client.get("/oidc/login/", {"next": next_url})
+    assert response.status_code == 302, response.content
+    return {k: v[0] for k, v in parse_qs(urlsplit(response["Location"]).query).items()}
+
+
+def op_required() -> bool:
+    return os.environ.get("IDP_REQUIRE_OP") == "1"
+
+
+@pytest.fixture(scope="session")
+def op() -> Iterator[OpenIDProvider]:
+    reason = node_available()
+    if reason:
+        if op_required():
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with OpenIDProvider() as provider:
+        yield provider
