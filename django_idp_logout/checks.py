@@ -79,7 +79,7 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None,
                                 id=_id("E002")))
     for key, types in KEY_TYPES.items():
         value = merged.get(key)
-        if value is not None and not isinstance(value, types) or (
+        if (value is not None and not isinstance(value, types)) or (
             isinstance(value, bool) and bool not in types
         ):
             expected = " or ".join(t.__name__ for t in types if t is not type(None))

@@ -46,7 +46,7 @@ class IdPLogoutError(Exception):
             self.stage = stage
         if status is not None:
             self.status = status
-        #: Provider-supplied ``error_description`` / ``error_uri`` (untrusted; sanitized when logged).
+        # Provider-supplied error_description / error_uri: untrusted, sanitized when logged.
         self.description = description
         self.error_uri = error_uri
 

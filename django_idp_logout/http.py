@@ -2,9 +2,11 @@
 
 One ``requests.Session`` per process keeps connections to the provider alive (a fresh TLS
 handshake costs more than all the Django work in a callback). Every call has the configured
-timeout, TLS verification on (``CA_BUNDLE`` may name a private CA; passed per request so it
-wins over ``REQUESTS_CA_BUNDLE``, which otherwise applies, as do the usual proxy variables), no redirects followed, and a cap on the body size so a
+timeout, TLS verification on, no redirects followed, and a cap on the body size so a
 misbehaving provider cannot exhaust memory. Failures become :class:`ProviderUnavailable`.
+
+``CA_BUNDLE`` may name a private CA; it is passed per request so it wins over the
+``REQUESTS_CA_BUNDLE`` environment variable, which otherwise applies (as do proxy variables).
 """
 
 from __future__ import annotations

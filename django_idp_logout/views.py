@@ -36,9 +36,9 @@ from .exceptions import (
 )
 from .providers import get_provider
 from .state import (
+    Attempt,
     claim_once,
     completed_next_url,
-    Attempt,
     create_attempt,
     find_attempt,
     forget_attempt,
@@ -76,11 +76,6 @@ def add_query(url: str, params: dict[str, str]) -> str:
     return urlunsplit(parts._replace(query=urlencode([*query, *params.items()])))
 
 
-def _no_store(response: HttpResponse) -> HttpResponse:
-    response["Cache-Control"] = "no-store"
-    return response
-
-
 @never_cache
 @require_http_methods(["GET", "POST"])
 def login(request: HttpRequest) -> HttpResponse:
@@ -99,7 +94,7 @@ def login(request: HttpRequest) -> HttpResponse:
         metadata=metadata, redirect_uri=redirect_uri(request, config), state=attempt.state,
         nonce=attempt.nonce, code_challenge=generate_code_challenge(attempt.code_verifier, "S256"),
     )
-    return _no_store(HttpResponseRedirect(add_query(metadata.authorization_endpoint, params)))
+    return HttpResponseRedirect(add_query(metadata.authorization_endpoint, params))
 
 
 def _check_iss(request: HttpRequest, metadata: ProviderMetadata) -> None:
@@ -125,7 +120,7 @@ def callback(request: HttpRequest) -> HttpResponse:
         next_url = completed_next_url(request, state) if state else None
         if next_url is not None and request.user.is_authenticated:
             # A reload or double submit of a callback that already signed this session in.
-            return _no_store(HttpResponseRedirect(next_url))
+            return HttpResponseRedirect(next_url)
         return render_failure(request, LoginExpired("state unknown, expired or missing"),
                               sender=callback, retry_url=retry_url)
     retry_url = add_query(retry_url, {"next": attempt.next_url})
@@ -173,4 +168,4 @@ def _finish_login(request: HttpRequest, config: IdPConfig, attempt: Attempt) -> 
         request.session.cycle_key()
     idp_session.store(request, id_token, tokens)
     remember_completed(request, attempt)
-    return _no_store(HttpResponseRedirect(attempt.next_url))
+    return HttpResponseRedirect(attempt.next_url)

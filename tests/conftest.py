@@ -25,14 +25,14 @@ from .op_server import OpenIDProvider, node_available
 
 ISSUER = "https://idp.example.test"
 CLIENT_ID = "test-client"
-CLIENT_SECRET = "test-secret"
+CLIENT_SECRET = "test-secret-0123456789abcdef0123456789abcdef"
 
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
     for cache in caches.all():
         cache.clear()
-    yield
+    return
 
 
 class SigningKey:

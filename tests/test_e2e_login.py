@@ -49,13 +49,16 @@ def test_sign_in(op: OpenIDProvider, settings: Any, client_id: str) -> None:
     assert identity.user.first_name == "alice"
     assert not identity.user.has_usable_password()
     data = browser.django.session[SESSION_KEY]
-    assert data["sub"] == "alice" and data["iss"] == op.issuer
-    assert data["id_token"] and data["access_token"]
+    assert data["sub"] == "alice"
+    assert data["iss"] == op.issuer
+    assert data["id_token"]
+    assert data["access_token"]
     # The authorization request carried PKCE S256, state and nonce.
     auth = next(p for p in browser.history if urlsplit(p.url).path == "/auth")
     query = parse_qs(urlsplit(auth.url).query)
     assert query["code_challenge_method"] == ["S256"]
-    assert len(query["state"][0]) >= 43 and len(query["nonce"][0]) >= 43
+    assert len(query["state"][0]) >= 43
+    assert len(query["nonce"][0]) >= 43
     # Only the session id cookie reaches the browser; no token in any cookie.
     for cookie in browser.django.cookies.values():
         assert data["id_token"] not in cookie.value
