@@ -38,7 +38,7 @@ AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 #: Every check id this module can emit (asserted by the test suite and docs).
 CHECK_IDS = (
     "E001", "E002", "E003", "E004", "E005", "E006", "E007", "E008", "E009", "E010", "E011",
-    "E012", "E013", "E014", "W001", "W002", "W003", "W004", "W005", "W006",
+    "E012", "E013", "E014", "W001", "W002", "W003", "W004", "W005", "W006", "W007", "E015",
 )
 
 
@@ -94,7 +94,40 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None,
     errors += _check_cache(merged)
     errors += _check_numbers(merged)
     errors += _check_mozilla_settings(ours)
+    errors += _check_logout(merged)
     return errors
+
+
+CLEAR_SITE_DATA_VALUES = frozenset({"cache", "cookies", "storage", "executionContexts",
+                                    "clientHints", "prefetchCache", "prerenderCache", "*"})
+
+
+def _check_logout(merged: dict[str, Any]) -> list[CheckMessage]:
+    from .conf import get_config
+    from .discovery import ProviderMetadata
+    from .exceptions import ConfigurationError
+    from .providers import get_provider
+
+    messages: list[CheckMessage] = []
+    unknown = [v for v in merged["CLEAR_SITE_DATA"] if v not in CLEAR_SITE_DATA_VALUES]
+    if unknown:
+        messages.append(Error(f"IDP_LOGOUT['CLEAR_SITE_DATA'] has unknown values {unknown!r}.",
+                              hint=f"Use some of {', '.join(sorted(CLEAR_SITE_DATA_VALUES))} "
+                                   "(without quotes), or () to send no header.",
+                              id=_id("E015")))
+    if not merged["USE_DISCOVERY"]:
+        try:
+            provider = get_provider(get_config())
+        except ConfigurationError:
+            return messages  # reported by E005
+        known = ProviderMetadata({"issuer": merged["ISSUER"], **merged["ENDPOINTS"]})
+        if provider.end_session_endpoint(known) is None:
+            messages.append(Warning(
+                "The provider has no end-session endpoint: logout will end the local session "
+                "only, and the next sign-in may happen silently at the provider.",
+                hint="Add ENDPOINTS['end_session_endpoint'] if the provider has one.",
+                id=_id("W007")))
+    return messages
 
 
 def _check_provider(merged: dict[str, Any]) -> list[CheckMessage]:

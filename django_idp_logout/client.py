@@ -125,3 +125,19 @@ def fetch_userinfo(metadata: ProviderMetadata, *, access_token: str, subject: st
         raise InvalidToken("UserInfo sub differs from the ID token's", code="userinfo_sub_mismatch",
                            stage="userinfo")
     return claims
+
+
+def revoke_token(provider: Provider, metadata: ProviderMetadata, endpoint: str, *, token: str,
+                 token_type_hint: str) -> None:
+    """RFC 7009 revocation with client authentication. 200 means revoked (or already invalid).
+
+    Raises :class:`TokenError` / :class:`ProviderUnavailable` on failure; the logout view
+    logs them and completes the local logout regardless.
+    """
+    headers, form = client_auth(provider, metadata)
+    form.update({"token": token, "token_type_hint": token_type_hint})
+    response = http.request("POST", endpoint, stage="revocation", data=form, headers=headers)
+    if response.status != 200:
+        raise_for_oauth_error(response, stage="revocation")
+        raise ProviderUnavailable(f"revocation answered HTTP {response.status}",
+                                  stage="revocation")

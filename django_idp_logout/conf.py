@@ -71,7 +71,14 @@ DEFAULTS: dict[str, Any] = {
     "DISCOVERY_TTL": 3600,
     "JWKS_TTL": 3600,
     "JWKS_REFETCH_INTERVAL": 60,
-    "POST_LOGOUT_REDIRECT_URL": "/",
+    "POST_LOGOUT_REDIRECT_URL": None,
+    "POST_LOGOUT_REDIRECT_URI": None,
+    "ALLOW_GET_LOGOUT": False,
+    "REVOKE_TOKENS_ON_LOGOUT": False,
+    "LOGOUT_PARAMS": {},
+    "LOGOUT_STATE_TTL": 600,
+    "SEND_ACCESS_TOKEN_HINT": False,
+    "CLEAR_SITE_DATA": ("cache", "storage"),
 }
 
 #: Expected type(s) of each key, used by the system checks (``django_idp_logout.E004``).
@@ -103,7 +110,14 @@ KEY_TYPES: dict[str, tuple[type, ...]] = {
     "DISCOVERY_TTL": (int,),
     "JWKS_TTL": (int,),
     "JWKS_REFETCH_INTERVAL": (int,),
-    "POST_LOGOUT_REDIRECT_URL": (str,),
+    "POST_LOGOUT_REDIRECT_URL": (str, type(None)),
+    "POST_LOGOUT_REDIRECT_URI": (str, type(None)),
+    "ALLOW_GET_LOGOUT": (bool,),
+    "REVOKE_TOKENS_ON_LOGOUT": (bool,),
+    "LOGOUT_PARAMS": (dict,),
+    "LOGOUT_STATE_TTL": (int,),
+    "SEND_ACCESS_TOKEN_HINT": (bool,),
+    "CLEAR_SITE_DATA": (list, tuple),
 }
 assert KEY_TYPES.keys() == DEFAULTS.keys()
 
@@ -123,6 +137,7 @@ OIDC_FALLBACKS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "OIDC_CREATE_USER": ("CREATE_USERS", bool),
     "OIDC_AUTH_REQUEST_EXTRA_PARAMS": ("AUTH_PARAMS", dict),
     "OIDC_REDIRECT_ALLOWED_HOSTS": ("ALLOWED_REDIRECT_HOSTS", tuple),
+    "ALLOW_LOGOUT_GET_METHOD": ("ALLOW_GET_LOGOUT", bool),
     "OIDC_OP_AUTHORIZATION_ENDPOINT": ("ENDPOINTS.authorization_endpoint", str),
     "OIDC_OP_TOKEN_ENDPOINT": ("ENDPOINTS.token_endpoint", str),
     "OIDC_OP_USER_ENDPOINT": ("ENDPOINTS.userinfo_endpoint", str),
@@ -167,6 +182,13 @@ class IdPConfig:
     jwks_ttl: int
     jwks_refetch_interval: int
     post_logout_redirect_url: str
+    post_logout_redirect_uri: str | None
+    allow_get_logout: bool
+    revoke_tokens_on_logout: bool
+    logout_params: Mapping[str, str]
+    logout_state_ttl: int
+    send_access_token_hint: bool
+    clear_site_data: tuple[str, ...]
     raw: Mapping[str, Any] = field(repr=False, compare=False)
 
     @property
@@ -196,6 +218,9 @@ def effective_settings() -> dict[str, Any]:
     merged["ENDPOINTS"] = endpoints
     if merged["LOGIN_REDIRECT_URL"] is None:
         merged["LOGIN_REDIRECT_URL"] = str(getattr(settings, "LOGIN_REDIRECT_URL", "/"))
+    if merged["POST_LOGOUT_REDIRECT_URL"] is None:
+        merged["POST_LOGOUT_REDIRECT_URL"] = str(getattr(settings, "LOGOUT_REDIRECT_URL", None)
+                                                 or "/")
     return merged
 
 
@@ -236,13 +261,20 @@ def get_config() -> IdPConfig:
         jwks_ttl=int(s["JWKS_TTL"]),
         jwks_refetch_interval=int(s["JWKS_REFETCH_INTERVAL"]),
         post_logout_redirect_url=str(s["POST_LOGOUT_REDIRECT_URL"]),
+        post_logout_redirect_uri=s["POST_LOGOUT_REDIRECT_URI"],
+        allow_get_logout=bool(s["ALLOW_GET_LOGOUT"]),
+        revoke_tokens_on_logout=bool(s["REVOKE_TOKENS_ON_LOGOUT"]),
+        logout_params={str(k): str(v) for k, v in dict(s["LOGOUT_PARAMS"]).items()},
+        logout_state_ttl=int(s["LOGOUT_STATE_TTL"]),
+        send_access_token_hint=bool(s["SEND_ACCESS_TOKEN_HINT"]),
+        clear_site_data=tuple(s["CLEAR_SITE_DATA"]),
         raw=s,
     )
 
 
 def reset_config(*, setting: str, **kwargs: Any) -> None:
     """``setting_changed`` receiver (connected in ``apps.py``): drop the cached config."""
-    if setting == "IDP_LOGOUT" or setting.startswith("OIDC_") or setting in {
-        "LOGIN_REDIRECT_URL", "CACHES",
+    if setting == "IDP_LOGOUT" or setting in OIDC_FALLBACKS or setting in {
+        "LOGIN_REDIRECT_URL", "LOGOUT_REDIRECT_URL", "CACHES",
     }:
         get_config.cache_clear()

@@ -126,3 +126,35 @@ def completed_next_url(request: HttpRequest, state: str) -> str | None:
         return None
     next_url = completed.get(digest(state))
     return next_url if isinstance(next_url, str) else None
+
+
+# --- logout state ---------------------------------------------------------------------------
+# The logout request's ``state`` must survive the session flush that logout performs, so it
+# lives in the shared cache, keyed by a digest of its value, not in the session or a cookie
+# (``Clear-Site-Data: "cookies"`` therefore cannot defeat the check).
+
+
+def _logout_key(state: str) -> str:
+    return f"idp_logout:logout-state:{digest(state)}"
+
+
+def create_logout_state(next_url: str) -> str:
+    """A fresh single-use logout ``state`` remembering where the user should land."""
+    config = get_config()
+    state = new_secret()
+    caches[config.cache_alias].set(_logout_key(state), {"next": next_url},
+                                   max(config.logout_state_ttl, 1))
+    return state
+
+
+def consume_logout_state(state: str) -> str | None:
+    """The landing URL stored for ``state`` — once; ``None`` if unknown, expired or reused."""
+    config = get_config()
+    cache = caches[config.cache_alias]
+    data = cache.get(_logout_key(state))
+    if not isinstance(data, dict) or not claim_once("logout", state, config.logout_state_ttl,
+                                                    config):
+        return None
+    cache.delete(_logout_key(state))
+    next_url = data.get("next")
+    return next_url if isinstance(next_url, str) else None

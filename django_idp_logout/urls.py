@@ -9,4 +9,6 @@ app_name = "idp_logout"
 urlpatterns = [
     path("login/", views.login, name="login"),
     path("callback/", views.callback, name="callback"),
+    path("logout/", views.logout, name="logout"),
+    path("logout/complete/", views.logout_complete, name="logout_complete"),
 ]

@@ -1,6 +1,8 @@
-"""Views of the sign-in flow.
+"""Views of the sign-in and sign-out flows.
 
-``login`` starts the authorization code flow; ``callback`` finishes it. Every expected failure
+``login`` starts the authorization code flow; ``callback`` finishes it; ``logout`` ends the
+local session and sends the browser to the provider's end-session endpoint;
+``logout_complete`` is where the provider sends it back. Every expected failure
 (a provider error, a replayed ``state``, a token that does not validate, a provider that is
 down) is an :class:`~django_idp_logout.exceptions.IdPLogoutError`, rendered by
 :func:`~django_idp_logout.errors.render_failure` as a page with a 4xx/5xx status. A failure
@@ -9,12 +11,15 @@ never signs anybody in and never signs out a user who already was.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.contrib.auth import authenticate
 from django.contrib.auth import login as auth_login
+from django.contrib.auth import logout as auth_logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render, resolve_url
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
@@ -23,10 +28,10 @@ from mozilla_django_oidc.utils import generate_code_challenge
 
 from . import session as idp_session
 from .backends import VerifiedIdentity
-from .client import error_code, exchange_code, fetch_userinfo
+from .client import error_code, exchange_code, fetch_userinfo, revoke_token
 from .conf import IdPConfig, get_config
 from .discovery import ProviderMetadata, get_metadata
-from .errors import render_failure
+from .errors import log_failure, new_reference, render_failure, sanitize
 from .exceptions import (
     AuthorizationError,
     IdPLogoutError,
@@ -34,17 +39,22 @@ from .exceptions import (
     LoginExpired,
     LoginRefused,
 )
-from .providers import get_provider
+from .providers import LogoutContext, Provider, get_provider
+from .session import IdPSession
 from .state import (
     Attempt,
     claim_once,
     completed_next_url,
+    consume_logout_state,
     create_attempt,
+    create_logout_state,
     find_attempt,
     forget_attempt,
     remember_completed,
 )
 from .tokens import validate_id_token
+
+logger = logging.getLogger("django_idp_logout")
 
 #: Longest ``state``, ``code`` or ``next`` value looked at; longer ones are rejected unread.
 MAX_PARAM_LENGTH = 2048
@@ -83,7 +93,7 @@ def login(request: HttpRequest) -> HttpResponse:
     config = get_config()
     provider = get_provider(config)
     next_url = safe_next_url(request, request.POST.get("next") or request.GET.get("next"),
-                             config.login_redirect_url)
+                             resolve_url(config.login_redirect_url))
     try:
         metadata = get_metadata()
     except IdPLogoutError as exc:
@@ -169,3 +179,109 @@ def _finish_login(request: HttpRequest, config: IdPConfig, attempt: Attempt) -> 
     idp_session.store(request, id_token, tokens)
     remember_completed(request, attempt)
     return HttpResponseRedirect(attempt.next_url)
+
+
+# --- logout ---------------------------------------------------------------------------------
+
+
+def post_logout_redirect_uri(request: HttpRequest, config: IdPConfig) -> str:
+    return config.post_logout_redirect_uri or request.build_absolute_uri(
+        reverse("idp_logout:logout_complete"))
+
+
+def _with_clear_site_data(response: HttpResponse, config: IdPConfig) -> HttpResponse:
+    if config.clear_site_data:
+        response["Clear-Site-Data"] = ", ".join(f'"{v}"' for v in config.clear_site_data)
+    return response
+
+
+def _revoke(provider: Provider, metadata: ProviderMetadata, data: IdPSession) -> None:
+    """Revoke the refresh token, then the access token (RFC 7009 §2). Never raises."""
+    endpoint = provider.revocation_endpoint(metadata)
+    if endpoint is None:
+        logger.warning("stage=revocation provider=%s tokens should be revoked but the provider "
+                       "has no revocation endpoint", provider.name)
+        return
+    for token, hint in ((data.refresh_token, "refresh_token"),
+                        (data.access_token, "access_token")):
+        if not token:
+            continue
+        try:
+            revoke_token(provider, metadata, endpoint, token=token, token_type_hint=hint)
+        except IdPLogoutError as exc:
+            log_failure(exc, new_reference())
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def logout(request: HttpRequest) -> HttpResponse:
+    """Sign out here and at the provider.
+
+    GET shows a confirmation form and changes nothing (unless ``ALLOW_GET_LOGOUT``): a link or
+    an image must not be able to sign people out. POST (CSRF-protected) reads what the
+    provider needs from the session, revokes tokens where the profile or settings say, flushes
+    the session (``django.contrib.auth.logout``), then redirects to the end-session endpoint
+    with a fresh single-use ``state``. Whatever the provider does — down, slow, garbage — the
+    local logout completes and the user reaches a page.
+    """
+    config = get_config()
+    next_url = safe_next_url(request, request.POST.get("next") or request.GET.get("next"),
+                             resolve_url(config.post_logout_redirect_url))
+    if not request.user.is_authenticated:
+        auth_logout(request)  # drops whatever an anonymous session holds
+        return _with_clear_site_data(HttpResponseRedirect(next_url), config)
+    if request.method == "GET" and not config.allow_get_logout:
+        return render(request, "django_idp_logout/logout_confirm.html", {"next": next_url})
+
+    data = idp_session.load(request)
+    provider = get_provider(config)
+    end_session: str | None = None
+    try:
+        if data is not None:
+            metadata = get_metadata()
+            if provider.should_revoke():
+                _revoke(provider, metadata, data)
+            end_session = provider.end_session_endpoint(metadata)
+            if end_session is None:
+                logger.warning("stage=logout provider=%s the provider has no end-session "
+                               "endpoint: signed out locally only", provider.name)
+    except IdPLogoutError as exc:
+        log_failure(exc, new_reference())
+    except Exception:  # logout must complete locally whatever happened above
+        logger.exception("stage=logout unexpected error before the local logout")
+    finally:
+        auth_logout(request)
+
+    if data is None or end_session is None:
+        return _with_clear_site_data(HttpResponseRedirect(next_url), config)
+    context = LogoutContext(
+        post_logout_redirect_uri=post_logout_redirect_uri(request, config),
+        state=create_logout_state(next_url), id_token=data.id_token,
+        access_token=data.access_token)
+    url = add_query(end_session, provider.logout_params(context))
+    return _with_clear_site_data(HttpResponseRedirect(url), config)
+
+
+@never_cache
+@require_GET
+def logout_complete(request: HttpRequest) -> HttpResponse:
+    """Where the provider sends the user back after its logout.
+
+    A valid ``state`` leads to the page chosen at logout time. A missing, forged, expired or
+    replayed one leads to ``POST_LOGOUT_REDIRECT_URL`` with a warning logged; nothing from the
+    request is trusted, and the user stays signed out either way.
+    """
+    config = get_config()
+    state = request.GET.get("state", "")
+    target = None
+    if 0 < len(state) <= MAX_PARAM_LENGTH:
+        target = consume_logout_state(state)
+    if target is None:
+        logger.warning("stage=logout provider=%s logout return with a missing, unknown, expired "
+                       "or reused state (%s characters); landing on POST_LOGOUT_REDIRECT_URL",
+                       config.provider, len(state))
+        target = resolve_url(config.post_logout_redirect_url)
+    elif "error" in request.GET:
+        logger.warning("stage=logout provider=%s the provider reported error=%s",
+                       config.provider, sanitize(request.GET.get("error"), 64))
+    return HttpResponseRedirect(target)

@@ -157,9 +157,16 @@ class Browser:
     """One user agent: Django's test client for the site, a requests session for the provider."""
 
     def __init__(self, django_client: Client | None = None) -> None:
-        self.django = django_client or Client()
+        self.django = django_client or Client(enforce_csrf_checks=True)
         self.op = requests.Session()
         self.history: list[Page] = []
+
+    def csrf_post(self, path: str, data: dict[str, str] | None = None, **kwargs: Any) -> Page:
+        """POST a form of the site the way a browser would: CSRF token from the cookie."""
+        if "csrftoken" not in self.django.cookies:
+            self.django.get("/oidc/logout/")  # any page with a form sets the CSRF cookie
+        token = self.django.cookies["csrftoken"].value
+        return self.go(path, "POST", {"csrfmiddlewaretoken": token, **(data or {})}, **kwargs)
 
     def _request(self, method: str, url: str, data: dict[str, str] | None = None) -> Page:
         parts = urlsplit(url)
@@ -178,19 +185,22 @@ class Browser:
         return page
 
     def go(self, url: str, method: str = "GET", data: dict[str, str] | None = None,
-           *, login: str = "alice", consent: bool = True, max_steps: int = 20) -> Page:
+           *, login: str = "alice", consent: bool = True, follow_forms: bool = True,
+           max_steps: int = 20) -> Page:
         """Follow redirects and provider forms until a page that is not the provider's."""
         page = self._request(method, url, data)
         for _ in range(max_steps):
             if page.status in (301, 302, 303, 307, 308):
                 page = self._request("GET", urljoin(page.url, page.headers["Location"]))
                 continue
-            if not page.url.startswith(RP_ORIGIN) and page.status == 200:
+            if not page.url.startswith(RP_ORIGIN) and page.status == 200 and follow_forms:
                 form = self.op_form(page)
                 if form is None:
                     return page
                 action, fields = form
-                if fields.get("prompt") == "login":
+                if action.endswith("/session/end/confirm"):
+                    fields["logout"] = "yes"  # the provider's "Yes, sign me out" button
+                elif fields.get("prompt") == "login":
                     fields.update({"login": login, "password": "any"})
                 elif fields.get("prompt") == "consent" and not consent:
                     abort = re.search(r'href="([^"]*/abort)"', page.text)

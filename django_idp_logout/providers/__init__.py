@@ -10,11 +10,17 @@ from django.utils.module_loading import import_string
 
 from ..conf import IdPConfig, get_config
 from ..exceptions import ConfigurationError
-from .base import Provider
+from .akamai import AkamaiProvider
+from .base import LogoutContext, Provider
+from .cidaas import CidaasProvider
 from .generic import GenericProvider
+from .intastellar import IntastellarProvider
+from .next_identity import NextIdentityProvider
 
 REGISTRY: dict[str, type[Provider]] = {
-    GenericProvider.name: GenericProvider,
+    cls.name: cls
+    for cls in (GenericProvider, IntastellarProvider, AkamaiProvider, NextIdentityProvider,
+                CidaasProvider)
 }
 
 
@@ -40,4 +46,4 @@ def get_provider(config: IdPConfig | None = None) -> Provider:
     return provider_class(config.provider)(config)
 
 
-__all__ = ["REGISTRY", "GenericProvider", "Provider", "get_provider", "provider_class"]
+__all__ = ["REGISTRY", "LogoutContext", "Provider", "get_provider", "provider_class"]

@@ -9,11 +9,26 @@ differently.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from ..conf import IdPConfig
 from ..discovery import ProviderMetadata
+
+logger = logging.getLogger("django_idp_logout")
+
+
+@dataclass(frozen=True)
+class LogoutContext:
+    """What a profile may put in an end-session request, read before the session is flushed."""
+
+    post_logout_redirect_uri: str
+    state: str
+    id_token: str | None = field(default=None, repr=False)
+    access_token: str | None = field(default=None, repr=False)
+
 
 #: Authorization parameters the flow itself owns; ``AUTH_PARAMS`` may not override them.
 RESERVED_AUTH_PARAMS = frozenset({
@@ -29,6 +44,21 @@ class Provider:
     name: ClassVar[str] = "base"
     #: Human name for docs and log lines.
     display_name: ClassVar[str] = "OpenID Connect provider"
+
+    # --- logout, as data -----------------------------------------------------------------
+    #: Name of the parameter carrying the return URL at the end-session endpoint.
+    redirect_param: ClassVar[str] = "post_logout_redirect_uri"
+    #: Send ``id_token_hint`` (when the session has an ID token).
+    sends_id_token_hint: ClassVar[bool] = True
+    #: Send ``client_id``.
+    sends_client_id: ClassVar[bool] = True
+    #: The provider may take ``access_token_hint``; sent only with ``SEND_ACCESS_TOKEN_HINT``
+    #: because a token in a URL leaks into browser history and server logs.
+    accepts_access_token_hint: ClassVar[bool] = False
+    #: The end-session endpoint does not invalidate tokens: revoke them first (RFC 7009).
+    revokes_tokens: ClassVar[bool] = False
+    #: The provider ignores the return URL unless ``id_token_hint`` is sent.
+    needs_id_token_hint_to_return: ClassVar[bool] = False
 
     def __init__(self, config: IdPConfig) -> None:
         self.config = config
@@ -78,6 +108,34 @@ class Provider:
         """``max_age`` sent in ``AUTH_PARAMS``, which makes ``auth_time`` mandatory."""
         value = self.config.auth_params.get("max_age")
         return int(value) if value is not None and str(value).isdigit() else None
+
+    def end_session_endpoint(self, metadata: ProviderMetadata) -> str | None:
+        """Where to send the browser to end the provider session; ``None`` if there is none."""
+        return metadata.endpoint("end_session_endpoint")
+
+    def revocation_endpoint(self, metadata: ProviderMetadata) -> str | None:
+        return metadata.endpoint("revocation_endpoint")
+
+    def should_revoke(self) -> bool:
+        return self.revokes_tokens or self.config.revoke_tokens_on_logout
+
+    def logout_params(self, context: LogoutContext) -> dict[str, str]:
+        """Query parameters of the end-session request."""
+        params = dict(self.config.logout_params)
+        if self.sends_id_token_hint and context.id_token:
+            params["id_token_hint"] = context.id_token
+        elif self.needs_id_token_hint_to_return:
+            logger.warning("stage=logout provider=%s no ID token in the session: the provider "
+                           "will not send the user back and they will stay on its page",
+                           self.name)
+        if (self.accepts_access_token_hint and self.config.send_access_token_hint
+                and context.access_token):
+            params["access_token_hint"] = context.access_token
+        if self.sends_client_id:
+            params["client_id"] = self.config.client_id
+        params[self.redirect_param] = context.post_logout_redirect_uri
+        params["state"] = context.state
+        return params
 
     @classmethod
     def describe(cls) -> Mapping[str, str]:
