@@ -61,7 +61,8 @@ def test_every_id_is_documented() -> None:
     ({"IDP_LOGOUT": {"ISSUER": BASE["ISSUER"], "CLIENT_ID": "c",
                      "TOKEN_AUTH_METHOD": "client_secret_post"}}, ["E012"]),
     ({"IDP_LOGOUT": {**BASE, "USE_DISCOVERY": False,
-                     "ENDPOINTS": {"token_endpoint": "https://idp.example.test/t"}}}, ["E013"]),
+                     "ENDPOINTS": {"token_endpoint": "https://idp.example.test/t"}}},
+     ["E013", "W007"]),
     ({"IDP_LOGOUT": {**BASE, "CACHE_ALIAS": "missing"}}, ["E014"]),
     ({"CACHES": {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}},
      ["E014"]),
@@ -75,6 +76,16 @@ def test_every_id_is_documented() -> None:
      ["W004"]),
     ({"IDP_LOGOUT": {**BASE, "TIMEOUT": 60}}, ["W005"]),
     ({"SESSION_ENGINE": "django.contrib.sessions.backends.signed_cookies"}, ["W006"]),
+    ({"IDP_LOGOUT": {**BASE, "USE_DISCOVERY": False, "ENDPOINTS": {
+        "authorization_endpoint": "https://idp.example.test/a",
+        "token_endpoint": "https://idp.example.test/t",
+        "jwks_uri": "https://idp.example.test/k"}}}, ["W007"]),
+    ({"IDP_LOGOUT": {**BASE, "PROVIDER": "akamai", "USE_DISCOVERY": False, "ENDPOINTS": {
+        "authorization_endpoint": "https://idp.example.test/a",
+        "token_endpoint": "https://idp.example.test/t",
+        "jwks_uri": "https://idp.example.test/k"}}}, []),
+    ({"IDP_LOGOUT": {**BASE, "CLEAR_SITE_DATA": ['"cache"']}}, ["E015"]),
+    ({"IDP_LOGOUT": {**BASE, "CLEAR_SITE_DATA": "cache"}}, ["E004"]),
 ])
 def test_check_ids(settings: Any, overrides: dict[str, Any], expected: list[str]) -> None:
     overrides.setdefault("IDP_LOGOUT", BASE)
