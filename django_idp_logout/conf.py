@@ -79,6 +79,9 @@ DEFAULTS: dict[str, Any] = {
     "LOGOUT_STATE_TTL": 600,
     "SEND_ACCESS_TOKEN_HINT": False,
     "CLEAR_SITE_DATA": ("cache", "storage"),
+    "FAILURE_REDIRECT_URL": None,
+    "SHOW_ERROR_DESCRIPTION": False,
+    "ERROR_TEMPLATE": "django_idp_logout/error.html",
 }
 
 #: Expected type(s) of each key, used by the system checks (``django_idp_logout.E004``).
@@ -118,6 +121,9 @@ KEY_TYPES: dict[str, tuple[type, ...]] = {
     "LOGOUT_STATE_TTL": (int,),
     "SEND_ACCESS_TOKEN_HINT": (bool,),
     "CLEAR_SITE_DATA": (list, tuple),
+    "FAILURE_REDIRECT_URL": (str, type(None)),
+    "SHOW_ERROR_DESCRIPTION": (bool,),
+    "ERROR_TEMPLATE": (str,),
 }
 assert KEY_TYPES.keys() == DEFAULTS.keys()
 
@@ -189,6 +195,9 @@ class IdPConfig:
     logout_state_ttl: int
     send_access_token_hint: bool
     clear_site_data: tuple[str, ...]
+    failure_redirect_url: str | None
+    show_error_description: bool
+    error_template: str
     raw: Mapping[str, Any] = field(repr=False, compare=False)
 
     @property
@@ -268,6 +277,9 @@ def get_config() -> IdPConfig:
         logout_state_ttl=int(s["LOGOUT_STATE_TTL"]),
         send_access_token_hint=bool(s["SEND_ACCESS_TOKEN_HINT"]),
         clear_site_data=tuple(s["CLEAR_SITE_DATA"]),
+        failure_redirect_url=s["FAILURE_REDIRECT_URL"],
+        show_error_description=bool(s["SHOW_ERROR_DESCRIPTION"]),
+        error_template=str(s["ERROR_TEMPLATE"]),
         raw=s,
     )
 

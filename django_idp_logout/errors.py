@@ -1,11 +1,12 @@
 """Turning an :class:`IdPLogoutError` into a page a person can act on and a log line support
 can use.
 
-The page shows a translated message chosen by the error's code, what the user can do next,
-and a short reference id; never the provider's text (unless ``SHOW_ERROR_DESCRIPTION`` in
-DEBUG). The log record, on the ``django_idp_logout`` logger, has the stage, provider, code,
-reference id and the provider's ``error_description`` / ``error_uri`` with control characters
-removed and length capped. Tokens, codes and secrets are never passed to either.
+The page shows a translated title and message chosen by the error's code (and stage), what
+the user can do next, and a short reference id; never the provider's text (unless
+``SHOW_ERROR_DESCRIPTION`` is on *and* ``DEBUG``). The log record, on the
+``django_idp_logout`` logger, has the stage, provider, code, reference id and the provider's
+``error_description`` / ``error_uri`` with control characters removed and length capped.
+Tokens, codes and secrets are never passed to either.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from __future__ import annotations
 import logging
 import secrets
 import unicodedata
+from dataclasses import dataclass
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
@@ -28,36 +31,136 @@ logger = logging.getLogger("django_idp_logout")
 #: Longest provider-supplied text written to a log record.
 MAX_LOGGED_TEXT = 300
 
-TITLES: dict[str, Any] = {
-    "login_expired": _("Your sign-in expired"),
-    "access_denied": _("Sign-in cancelled"),
-    "login_refused": _("You cannot sign in here"),
-}
 
-#: User-facing message per error code. Codes not listed fall back on the status class.
-MESSAGES: dict[str, Any] = {
-    "login_expired": _("This sign-in link was already used or is too old. Please start again."),
-    "invalid_callback": _("The sign-in response was incomplete. Please start again."),
-    "access_denied": _("You cancelled the sign-in, or did not allow this site to use your "
-                       "account. You can try again whenever you like."),
-    "login_refused": _("Your account was recognised, but it is not allowed to use this site. "
-                       "Contact the site's administrators if you think this is a mistake."),
-    "provider_unavailable": _("The sign-in service cannot be reached right now. "
-                              "Please try again in a few minutes."),
-    "provider_timeout": _("The sign-in service did not answer in time. "
-                          "Please try again in a few minutes."),
+@dataclass(frozen=True)
+class Explanation:
+    """What the user is told about one error code."""
+
+    title: Any
+    message: Any
+    #: Offer "try again"; ``"interactive"`` retries without ``prompt=none``.
+    retry: bool | str = True
+
+
+_FAILED = _("Sign-in failed")
+_SETUP = _("Sign-in is not available")
+_PROVIDER = _("Sign-in service unavailable")
+_UNVERIFIED = _("Sign-in could not be verified")
+
+#: Keyed by ``"stage:code"`` first, then ``code``, then ``"stage:*"``.
+EXPLANATIONS: dict[str, Explanation] = {
+    # Our own checks on the callback.
+    "login_expired": Explanation(_("Your sign-in expired"), _(
+        "This sign-in link was already used or is too old. Please start again.")),
+    "invalid_callback": Explanation(_FAILED, _(
+        "The answer from the sign-in service was incomplete. Please start again.")),
+    "authorize:invalid_issuer": Explanation(_FAILED, _(
+        "The answer did not come from the expected sign-in service, so it was ignored. "
+        "Please start again.")),
+    "login_refused": Explanation(_("You cannot sign in here"), _(
+        "Your account was recognised, but it is not allowed to use this site. Contact the "
+        "site's administrators if you think this is a mistake."), retry=False),
+    # OpenID Connect Core 3.1.2.6 and RFC 6749 4.1.2.1, from the authorization endpoint.
+    "access_denied": Explanation(_("Sign-in cancelled"), _(
+        "You cancelled the sign-in, or did not allow this site to use your account. "
+        "Nothing has changed; you can sign in again whenever you like.")),
+    "login_required": Explanation(_("Please sign in"), _(
+        "You are not signed in at your identity provider yet. Sign in to continue."),
+        retry="interactive"),
+    "interaction_required": Explanation(_("Please sign in"), _(
+        "Your identity provider needs you to confirm something before you can continue."),
+        retry="interactive"),
+    "consent_required": Explanation(_("Permission needed"), _(
+        "Your identity provider needs your permission before this site can sign you in."),
+        retry="interactive"),
+    "account_selection_required": Explanation(_("Choose an account"), _(
+        "Your identity provider needs you to choose which account to use."),
+        retry="interactive"),
+    "invalid_request": Explanation(_SETUP, _(
+        "The sign-in request was refused by your identity provider. Please contact the site's "
+        "administrators and quote the reference below."), retry=False),
+    "unauthorized_client": Explanation(_SETUP, _(
+        "This site is not allowed to sign you in this way. Please contact the site's "
+        "administrators and quote the reference below."), retry=False),
+    "unsupported_response_type": Explanation(_SETUP, _(
+        "Your identity provider does not support the kind of sign-in this site uses. Please "
+        "contact the site's administrators and quote the reference below."), retry=False),
+    "invalid_scope": Explanation(_SETUP, _(
+        "This site asked for information your identity provider will not share. Please "
+        "contact the site's administrators and quote the reference below."), retry=False),
+    "invalid_request_uri": Explanation(_SETUP, _(
+        "Your identity provider could not load this site's sign-in request. Please contact "
+        "the site's administrators and quote the reference below."), retry=False),
+    "invalid_request_object": Explanation(_SETUP, _(
+        "Your identity provider rejected this site's signed sign-in request. Please contact "
+        "the site's administrators and quote the reference below."), retry=False),
+    "request_not_supported": Explanation(_SETUP, _(
+        "Your identity provider does not accept signed sign-in requests. Please contact the "
+        "site's administrators and quote the reference below."), retry=False),
+    "request_uri_not_supported": Explanation(_SETUP, _(
+        "Your identity provider does not accept sign-in requests by reference. Please contact "
+        "the site's administrators and quote the reference below."), retry=False),
+    "registration_not_supported": Explanation(_SETUP, _(
+        "Your identity provider does not accept this site's registration data. Please contact "
+        "the site's administrators and quote the reference below."), retry=False),
+    "server_error": Explanation(_PROVIDER, _(
+        "Your identity provider had an unexpected problem. Please try again in a few "
+        "minutes.")),
+    "temporarily_unavailable": Explanation(_PROVIDER, _(
+        "Your identity provider is busy or down for maintenance. Please try again in a few "
+        "minutes.")),
+    "authorize:unknown_error": Explanation(_FAILED, _(
+        "Your identity provider could not sign you in. Please try again; if it keeps "
+        "happening, contact the site's administrators and quote the reference below.")),
+    # RFC 6749 5.2, from the token endpoint.
+    "token:invalid_grant": Explanation(_("Your sign-in expired"), _(
+        "This sign-in could not be completed: it took too long or was already used. "
+        "Please start again.")),
+    "token:invalid_client": Explanation(_SETUP, _(
+        "This site could not prove its identity to your identity provider. Please contact the "
+        "site's administrators and quote the reference below."), retry=False),
+    "token:unsupported_grant_type": Explanation(_SETUP, _(
+        "Your identity provider does not allow this site's kind of sign-in. Please contact "
+        "the site's administrators and quote the reference below."), retry=False),
+    "token:*": Explanation(_FAILED, _(
+        "Your identity provider refused to complete the sign-in. Please try again; if it "
+        "keeps happening, contact the site's administrators and quote the reference below.")),
+    # The provider could not be reached or answered garbage.
+    "provider_timeout": Explanation(_PROVIDER, _(
+        "The sign-in service did not answer in time. Please try again in a few minutes.")),
+    "provider_unavailable": Explanation(_PROVIDER, _(
+        "The sign-in service cannot be reached right now. Please try again in a few "
+        "minutes.")),
+    "provider_bad_response": Explanation(_PROVIDER, _(
+        "The sign-in service answered in a way we cannot accept. Please try again later.")),
+    "discovery_issuer_mismatch": Explanation(_SETUP, _(
+        "The sign-in service is not configured correctly for this site. Please contact the "
+        "site's administrators and quote the reference below."), retry=False),
+    # The ID token or UserInfo failed validation.
+    "id_token:*": Explanation(_UNVERIFIED, _(
+        "The answer from your identity provider could not be verified, so you were not "
+        "signed in. Please try again; if it keeps happening, contact the site's administrators "
+        "and quote the reference below.")),
+    "userinfo:*": Explanation(_UNVERIFIED, _(
+        "Your profile from the identity provider could not be verified, so you were not "
+        "signed in. Please try again later.")),
 }
-DEFAULT_MESSAGES: dict[int, Any] = {
-    4: _("Something went wrong with this sign-in. Please start again."),
-    5: _("The sign-in service answered in a way we cannot accept. Please try again later; "
-         "if it keeps happening, contact the site's administrators."),
-}
+DEFAULT_EXPLANATION = Explanation(_FAILED, _(
+    "Something went wrong with this sign-in. Please try again; if it keeps happening, contact "
+    "the site's administrators and quote the reference below."))
+
+
+def explain(exc: IdPLogoutError) -> Explanation:
+    for key in (f"{exc.stage}:{exc.code}", exc.code, f"{exc.stage}:*"):
+        if key in EXPLANATIONS:
+            return EXPLANATIONS[key]
+    return DEFAULT_EXPLANATION
 
 
 def sanitize(value: Any, limit: int = MAX_LOGGED_TEXT) -> str:
     """Provider text made safe for one log line: control characters gone, length capped."""
-    text = str(value)
-    text = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text[: limit * 4])
+    text = str(value)[: limit * 4]
+    text = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
     return text[:limit] + ("…" if len(text) > limit else "")
 
 
@@ -67,12 +170,13 @@ def new_reference() -> str:
 
 
 def log_failure(exc: IdPLogoutError, reference: str, *, level: int = logging.WARNING) -> None:
-    config = get_config()
+    """One record per failure. Never pass tokens, codes or secrets in ``exc.detail``."""
     logger.log(
         level,
         "stage=%s provider=%s code=%s reference=%s status=%s detail=%s "
         "error_description=%s error_uri=%s",
-        exc.stage, config.provider, exc.code, reference, exc.status, sanitize(exc.detail),
+        exc.stage, get_config().provider, exc.code, reference, exc.status,
+        sanitize(exc.detail),
         sanitize(exc.description) if exc.description is not None else "-",
         sanitize(exc.error_uri, 200) if exc.error_uri is not None else "-",
         extra={"idp_stage": exc.stage, "idp_code": exc.code, "idp_reference": reference},
@@ -81,21 +185,39 @@ def log_failure(exc: IdPLogoutError, reference: str, *, level: int = logging.WAR
 
 def render_failure(request: HttpRequest, exc: IdPLogoutError, *, sender: Any,
                    retry_url: str | None = None) -> HttpResponse:
-    """Log, signal, and render ``django_idp_logout/error.html`` with the error's status."""
+    """Log, signal, then render ``ERROR_TEMPLATE`` (or redirect to ``FAILURE_REDIRECT_URL``).
+
+    ``retry_url`` is the sign-in URL with the attempt's ``next``; it is offered only where
+    trying again can help, and for codes that need the user's interaction it asks for an
+    interactive sign-in so that ``prompt=none`` cannot loop.
+    """
+    config = get_config()
     reference = new_reference()
     log_failure(exc, reference)
     login_failed.send(sender=sender, request=request, code=exc.code, stage=exc.stage,
                       reference=reference)
-    message = MESSAGES.get(exc.code) or DEFAULT_MESSAGES[4 if exc.status < 500 else 5]
+    if config.failure_redirect_url:
+        from .views import add_query
+
+        return HttpResponseRedirect(add_query(config.failure_redirect_url,
+                                              {"error": exc.code, "reference": reference}))
+    explanation = explain(exc)
+    if retry_url and explanation.retry == "interactive":
+        from .views import add_query
+
+        retry_url = add_query(retry_url, {"interactive": "1"})
     context = {
-        "title": TITLES.get(exc.code, _("Sign-in failed")),
-        "message": message,
+        "title": explanation.title,
+        "message": explanation.message,
         "code": exc.code,
+        "stage": exc.stage,
         "reference": reference,
-        "retry_url": retry_url,
+        "retry_url": retry_url if explanation.retry else None,
         "status": exc.status,
+        "description": (sanitize(exc.description) if exc.description is not None
+                        and config.show_error_description and settings.DEBUG else None),
     }
-    response = HttpResponse(render_to_string("django_idp_logout/error.html", context, request),
+    response = HttpResponse(render_to_string(config.error_template, context, request),
                             status=exc.status)
     response["Cache-Control"] = "no-store"
     return response

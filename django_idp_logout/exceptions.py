@@ -10,6 +10,8 @@ subclasses ``ImproperlyConfigured`` and is never turned into a friendly page.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ImproperlyConfigured
 
 #: Stages of the flow, as they appear in log records and signals.
@@ -67,18 +69,33 @@ class InvalidCallback(IdPLogoutError):
     stage = "authorize"
 
 
+#: Status of an authorization error response by code; others are the request's problem (400).
+AUTHORIZE_ERROR_STATUS = {"server_error": 502, "temporarily_unavailable": 503}
+#: Status of a token endpoint error by code; others mean the provider refused *our server's*
+#: request (client registration or configuration): a bad gateway for the user (502).
+TOKEN_ERROR_STATUS = {"invalid_grant": 400}
+
+
 class AuthorizationError(IdPLogoutError):
     """The provider answered the authorization request with ``error=…``."""
 
     status = 400
     stage = "authorize"
 
+    def __init__(self, detail: str = "", *, code: str, **kwargs: Any) -> None:
+        kwargs.setdefault("status", AUTHORIZE_ERROR_STATUS.get(code, 400))
+        super().__init__(detail, code=code, **kwargs)
+
 
 class TokenError(IdPLogoutError):
-    """The token endpoint answered with an OAuth error (``invalid_grant`` …)."""
+    """The token (or revocation, UserInfo) endpoint answered with an OAuth error."""
 
-    status = 400
+    status = 502
     stage = "token"
+
+    def __init__(self, detail: str = "", *, code: str, **kwargs: Any) -> None:
+        kwargs.setdefault("status", TOKEN_ERROR_STATUS.get(code, 502))
+        super().__init__(detail, code=code, **kwargs)
 
 
 class InvalidToken(IdPLogoutError):

@@ -103,6 +103,7 @@ def login(request: HttpRequest) -> HttpResponse:
     params = provider.authorization_params(
         metadata=metadata, redirect_uri=redirect_uri(request, config), state=attempt.state,
         nonce=attempt.nonce, code_challenge=generate_code_challenge(attempt.code_verifier, "S256"),
+        interactive=request.GET.get("interactive") == "1",
     )
     return HttpResponseRedirect(add_query(metadata.authorization_endpoint, params))
 

@@ -158,6 +158,6 @@ def test_wrong_client_secret_is_a_safe_page(op: OpenIDProvider, settings: Any) -
     settings.IDP_LOGOUT = op.settings_for("rp-basic", CLIENT_SECRET="wrong")
     browser = Browser()
     page = browser.go("/oidc/login/", login="judy")
-    assert page.status == 400
-    assert "Sign-in failed" in page.text
+    assert page.status == 502
+    assert "could not prove its identity" in page.text
     assert "_auth_user_id" not in browser.django.session

@@ -65,13 +65,19 @@ class Provider:
 
     def authorization_params(
         self, *, metadata: ProviderMetadata, redirect_uri: str, state: str, nonce: str,
-        code_challenge: str,
+        code_challenge: str, interactive: bool = False,
     ) -> dict[str, str]:
-        """Query parameters of the authorization request."""
+        """Query parameters of the authorization request.
+
+        ``interactive`` drops ``prompt=none`` from ``AUTH_PARAMS``: a retry after
+        ``login_required`` must let the user sign in, or a silent sign-in would loop.
+        """
         params = {
             key: value for key, value in self.config.auth_params.items()
             if key not in RESERVED_AUTH_PARAMS
         }
+        if interactive and params.get("prompt", "").split() == ["none"]:
+            del params["prompt"]
         params.update({
             "response_type": "code",
             "client_id": self.config.client_id,
