@@ -264,7 +264,7 @@ def test_german_translation_is_complete() -> None:
         english = [str(t) for t in texts]
     with translation.override("de"):
         german = [str(t) for t in texts]
-    untranslated = [e for e, g in zip(english, german) if e == g]
+    untranslated = [e for e, g in zip(english, german, strict=True) if e == g]
     assert untranslated == []
 
 
