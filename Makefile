@@ -6,7 +6,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 OP_STAMP := tests/op/node_modules/.installed-stamp
 
-.PHONY: test install lint types docs tox check clean
+.PHONY: demo test install lint types docs tox check clean
+
+demo: $(STAMP)  ## Run the example site with its development identity provider
+	$(BIN)/python example_project/run_demo.py
 
 test: $(STAMP) $(OP_STAMP)  ## Run the whole test suite
 	$(BIN)/pytest
@@ -16,7 +19,7 @@ install: $(STAMP) $(OP_STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,lint,docs]" "tox>=4"
+	$(BIN)/python -m pip install --quiet -e ".[test,lint,docs,demo,browser]" "tox>=4"
 	touch $@
 
 $(OP_STAMP): tests/op/package-lock.json

@@ -9,7 +9,7 @@ project = "django-idp-logout"
 author = "django-idp-logout contributors"
 copyright = "2026, django-idp-logout contributors"
 
-from django_idp_logout import __version__  # noqa: E402
+from django_idp_logout import __version__
 
 release = __version__
 extensions = ["sphinx.ext.intersphinx"]

@@ -21,6 +21,7 @@ import responses
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.core.cache import caches
 
+from .demo import Demo
 from .op_server import OpenIDProvider, node_available
 
 ISSUER = "https://idp.example.test"
@@ -143,3 +144,17 @@ def op() -> Iterator[OpenIDProvider]:
         pytest.skip(reason)
     with OpenIDProvider() as provider:
         yield provider
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """``make demo`` running in the background for the whole session."""
+    try:
+        import oidc_provider  # noqa: F401
+    except ImportError:
+        if op_required():
+            pytest.fail("django-oidc-provider (the demo extra) is not installed")
+        pytest.skip("the demo extra (django-oidc-provider) is not installed")
+    running = Demo(tmp_path_factory.mktemp("demo")).start()
+    yield running
+    running.stop()

@@ -1,0 +1,44 @@
+"""The embedded development identity provider: django-oidc-provider, in its own process, on
+its own host name (``localhost``, while the site is ``127.0.0.1``) so its cookies are not the
+site's. For the demo and the browser tests only."""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+SECRET_KEY = os.environ.get("DEVIDP_SECRET_KEY", "dev-idp-development-only-key-0123456789abc")
+DEBUG = True
+ALLOWED_HOSTS = ["localhost", "127.0.0.1"]
+INSTALLED_APPS = [
+    "devidp",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "oidc_provider",
+]
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+]
+ROOT_URLCONF = "devidp.urls"
+TEMPLATES = [{
+    "BACKEND": "django.template.backends.django.DjangoTemplates",
+    "APP_DIRS": True,
+    "OPTIONS": {"context_processors": ["django.template.context_processors.request",
+                                       "django.contrib.auth.context_processors.auth"]},
+}]
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3",
+                         "NAME": os.environ.get("DEVIDP_DB", str(BASE_DIR / "devidp.sqlite3"))}}
+SESSION_COOKIE_NAME = "idp_sessionid"
+CSRF_COOKIE_NAME = "idp_csrftoken"
+USE_TZ = True
+LOGIN_URL = "/accounts/login/"
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+
+SITE_URL = os.environ.get("DEVIDP_URL", "http://localhost:8001")
+OIDC_USERINFO = "devidp.claims.userinfo"
+OIDC_IDTOKEN_INCLUDE_CLAIMS = True
+OIDC_SKIP_CONSENT_EXPIRE = 0  # always ask, so the demo can show a cancelled consent

@@ -1,0 +1,90 @@
+"""Start the demo exactly as the README says (``make demo``) and sign in through it."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from html import unescape
+from pathlib import Path
+from urllib.parse import urljoin
+
+import requests
+
+from .op_server import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Demo:
+    """``make demo`` in the background, on free ports, with its data in ``data_dir``."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.site_port = free_port()
+        self.idp_port = free_port()
+        self.site = f"http://127.0.0.1:{self.site_port}"
+        self.idp = f"http://localhost:{self.idp_port}"
+        self.data_dir = data_dir
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = data_dir / "demo.log"
+
+    def start(self) -> Demo:
+        env = {**os.environ, "DEMO_SITE_PORT": str(self.site_port),
+               "DEMO_IDP_PORT": str(self.idp_port), "DEMO_DATA_DIR": str(self.data_dir)}
+        for key in ("IDP_ISSUER", "IDP_CLIENT_ID", "IDP_CLIENT_SECRET", "IDP_PROVIDER",
+                    "DJANGO_SETTINGS_MODULE"):
+            env.pop(key, None)
+        self.process = subprocess.Popen(
+            ["make", "--no-print-directory", "demo"], cwd=ROOT, env=env,
+            stdout=self.log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 240  # the first run may install packages
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"make demo exited:\n{self.log.read_text()[-3000:]}")
+            if "The example site is running" in self.log.read_text(errors="replace"):
+                return self
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"make demo did not come up:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+
+_FORM = re.compile(r"<form[^>]*>(.*?)</form>", re.S)
+_INPUT = re.compile(r"<input\b([^>]*)>")
+_ATTR = re.compile(r'([a-zA-Z_-]+)="([^"]*)"')
+
+
+def form_fields(html: str) -> dict[str, str]:
+    match = _FORM.search(html)
+    assert match, "no form on the page"
+    fields = {}
+    for attributes in _INPUT.findall(match.group(1)):
+        attrs = dict(_ATTR.findall(attributes))
+        if "name" in attrs and attrs.get("type") != "submit":
+            fields[attrs["name"]] = unescape(attrs.get("value", ""))
+    return fields
+
+
+def sign_in_with_requests(demo: Demo, session: requests.Session) -> requests.Response:
+    """The whole sign-in over real HTTP: site → provider login → consent → site."""
+    response = session.get(f"{demo.site}/oidc/login/?next=/protected/", timeout=10)
+    assert response.url.startswith(f"{demo.idp}/accounts/login/"), response.url
+    fields = form_fields(response.text)
+    fields.update({"username": "demo", "password": "demo-password"})
+    response = session.post(response.url, data=fields, timeout=10,
+                            headers={"Referer": response.url})
+    assert "Request for permission" in response.text, response.text[:500]
+    fields = form_fields(response.text)
+    fields["allow"] = "Authorize"
+    response = session.post(urljoin(response.url, "/openid/authorize"), data=fields,
+                            timeout=10, headers={"Referer": response.url})
+    return response
