@@ -235,7 +235,7 @@ def _check_cache(merged: dict[str, Any]) -> list[CheckMessage]:
 def _check_numbers(merged: dict[str, Any]) -> list[CheckMessage]:
     errors: list[CheckMessage] = []
     for key in ("TIMEOUT", "LOGIN_ATTEMPT_TTL", "MAX_PENDING_LOGINS", "DISCOVERY_TTL",
-                "JWKS_TTL", "JWKS_REFETCH_INTERVAL"):
+                "JWKS_TTL", "JWKS_REFETCH_INTERVAL", "LOGOUT_STATE_TTL", "LOGOUT_TOKEN_MAX_AGE"):
         if merged[key] <= 0:
             errors.append(Error(f"IDP_LOGOUT[{key!r}] must be positive.", id=_id("E004")))
     if merged["LEEWAY"] < 0 or merged["LEEWAY"] > 600:

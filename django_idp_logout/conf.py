@@ -82,6 +82,9 @@ DEFAULTS: dict[str, Any] = {
     "FAILURE_REDIRECT_URL": None,
     "SHOW_ERROR_DESCRIPTION": False,
     "ERROR_TEMPLATE": "django_idp_logout/error.html",
+    "LOGOUT_TOKEN_MAX_AGE": 300,
+    "REQUIRE_LOGOUT_TOKEN_TYP": False,
+    "FRONTCHANNEL_FRAME_ANCESTORS": None,
 }
 
 #: Expected type(s) of each key, used by the system checks (``django_idp_logout.E004``).
@@ -124,6 +127,9 @@ KEY_TYPES: dict[str, tuple[type, ...]] = {
     "FAILURE_REDIRECT_URL": (str, type(None)),
     "SHOW_ERROR_DESCRIPTION": (bool,),
     "ERROR_TEMPLATE": (str,),
+    "LOGOUT_TOKEN_MAX_AGE": (int,),
+    "REQUIRE_LOGOUT_TOKEN_TYP": (bool,),
+    "FRONTCHANNEL_FRAME_ANCESTORS": (list, tuple, type(None)),
 }
 assert KEY_TYPES.keys() == DEFAULTS.keys()
 
@@ -198,6 +204,9 @@ class IdPConfig:
     failure_redirect_url: str | None
     show_error_description: bool
     error_template: str
+    logout_token_max_age: int
+    require_logout_token_typ: bool
+    frontchannel_frame_ancestors: tuple[str, ...] | None
     raw: Mapping[str, Any] = field(repr=False, compare=False)
 
     @property
@@ -280,6 +289,10 @@ def get_config() -> IdPConfig:
         failure_redirect_url=s["FAILURE_REDIRECT_URL"],
         show_error_description=bool(s["SHOW_ERROR_DESCRIPTION"]),
         error_template=str(s["ERROR_TEMPLATE"]),
+        logout_token_max_age=int(s["LOGOUT_TOKEN_MAX_AGE"]),
+        require_logout_token_typ=bool(s["REQUIRE_LOGOUT_TOKEN_TYP"]),
+        frontchannel_frame_ancestors=(tuple(s["FRONTCHANNEL_FRAME_ANCESTORS"])
+                                      if s["FRONTCHANNEL_FRAME_ANCESTORS"] is not None else None),
         raw=s,
     )
 

@@ -6,6 +6,13 @@
 ``identity_linked`` (sender: the backend class) — a provider account was linked to a local
 user for the first time, with ``user``, ``issuer``, ``subject`` and ``created`` (whether the
 user was created).
+
+``backchannel_logout`` (sender: the view function) — a valid logout token arrived, with
+``issuer``, ``sid``, ``sub``, ``users`` (the local users whose sessions ended) and
+``sessions`` (how many ended).
+
+``frontchannel_logout`` (sender: the view function) — the provider ended this browser's
+session through the front channel, with ``request``, ``issuer``, ``sid`` and ``user``.
 """
 
 from __future__ import annotations
@@ -14,3 +21,5 @@ from django.dispatch import Signal
 
 login_failed = Signal()
 identity_linked = Signal()
+backchannel_logout = Signal()
+frontchannel_logout = Signal()

@@ -194,3 +194,62 @@ def validate_id_token(raw: Any, *, nonce: str, access_token: str | None = None,
         raise InvalidToken("at_hash does not match the access token", code="invalid_at_hash",
                            stage=stage)
     return IDToken(raw=raw, claims=claims)
+
+
+BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+_LOGOUT_TYPES = frozenset({"logout+jwt", "application/logout+jwt"})
+
+
+@dataclass(frozen=True)
+class LogoutToken:
+    """A validated back-channel logout token (``sid`` and/or ``subject`` set)."""
+
+    issuer: str
+    subject: str | None
+    sid: str | None
+    jti: str
+
+
+def validate_logout_token(raw: Any, *, now: float | None = None) -> LogoutToken:
+    """OpenID Connect Back-Channel Logout 1.0 §2.6; raises :class:`InvalidToken`.
+
+    ``jti`` is claimed (single use, in the shared cache) only after every other check passed,
+    so a forged token cannot burn the ``jti`` of a genuine one.
+    """
+    from .state import claim_once
+
+    config = get_config()
+    stage = "backchannel"
+    header, claims = decode_signed(raw, config=config, stage=stage)
+    typ = header.get("typ")
+    if config.require_logout_token_typ and (not isinstance(typ, str)
+                                            or typ.lower() not in _LOGOUT_TYPES):
+        raise InvalidToken("typ is not logout+jwt", code="malformed_token", stage=stage)
+    if isinstance(typ, str) and typ.lower() in _FOREIGN_TYPES - _LOGOUT_TYPES:
+        raise InvalidToken(f"a {typ[:30]} token is not a logout token", code="malformed_token",
+                           stage=stage)
+    now = time.time() if now is None else now
+    check_common_claims(claims, config=config, stage=stage, now=now)
+    if claims["iat"] < now - config.logout_token_max_age - config.leeway:
+        raise InvalidToken("iat is too old", code="invalid_iat", stage=stage)
+    sub, sid = claims.get("sub"), claims.get("sid")
+    if sub is not None and (not isinstance(sub, str) or not sub):
+        raise InvalidToken("sub is not a non-empty string", code="invalid_subject", stage=stage)
+    if sid is not None and (not isinstance(sid, str) or not sid):
+        raise InvalidToken("sid is not a non-empty string", code="invalid_sid", stage=stage)
+    if sub is None and sid is None:
+        raise InvalidToken("neither sub nor sid", code="invalid_subject", stage=stage)
+    events = claims.get("events")
+    if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_EVENT), dict):
+        raise InvalidToken("events lacks the back-channel logout event", code="invalid_events",
+                           stage=stage)
+    if "nonce" in claims:
+        raise InvalidToken("a logout token must not contain nonce (an ID token?)",
+                           code="malformed_token", stage=stage)
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not jti or len(jti) > 255:
+        raise InvalidToken("jti missing or not a string", code="invalid_jti", stage=stage)
+    ttl = config.logout_token_max_age + 2 * config.leeway + 60
+    if not claim_once("jti", f"{config.issuer}\0{jti}", ttl, config):
+        raise InvalidToken("jti was already used (replay)", code="replayed_token", stage=stage)
+    return LogoutToken(issuer=str(claims["iss"]), subject=sub, sid=sid, jti=jti)

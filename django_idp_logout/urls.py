@@ -11,4 +11,6 @@ urlpatterns = [
     path("callback/", views.callback, name="callback"),
     path("logout/", views.logout, name="logout"),
     path("logout/complete/", views.logout_complete, name="logout_complete"),
+    path("backchannel-logout/", views.backchannel_logout, name="backchannel_logout"),
+    path("frontchannel-logout/", views.frontchannel_logout, name="frontchannel_logout"),
 ]

@@ -18,11 +18,20 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from django.contrib.auth import authenticate
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.shortcuts import render, resolve_url
 from django.urls import reverse
+from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 from mozilla_django_oidc.utils import generate_code_challenge
 
@@ -38,6 +47,7 @@ from .exceptions import (
     InvalidCallback,
     LoginExpired,
     LoginRefused,
+    ProviderUnavailable,
 )
 from .providers import LogoutContext, Provider, get_provider
 from .session import IdPSession
@@ -52,7 +62,9 @@ from .state import (
     forget_attempt,
     remember_completed,
 )
-from .tokens import validate_id_token
+from .signals import backchannel_logout as backchannel_logout_signal
+from .signals import frontchannel_logout as frontchannel_logout_signal
+from .tokens import validate_id_token, validate_logout_token
 
 logger = logging.getLogger("django_idp_logout")
 
@@ -286,3 +298,94 @@ def logout_complete(request: HttpRequest) -> HttpResponse:
         logger.warning("stage=logout provider=%s the provider reported error=%s",
                        config.provider, sanitize(request.GET.get("error"), 64))
     return HttpResponseRedirect(target)
+
+
+# --- provider-initiated logout ----------------------------------------------------------------
+
+#: Largest back-channel request body read (a logout token is a few hundred bytes).
+MAX_BACKCHANNEL_BODY = 64 * 1024
+
+
+def _no_store(response: HttpResponse) -> HttpResponse:
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
+def _backchannel_error(description: str, status: int = 400,
+                       error: str = "invalid_request") -> HttpResponse:
+    return _no_store(JsonResponse({"error": error, "error_description": description},
+                                  status=status))
+
+
+@csrf_exempt
+def backchannel_logout(request: HttpRequest) -> HttpResponse:
+    """OpenID Connect Back-Channel Logout 1.0 receiver (server-to-server, so CSRF-exempt).
+
+    200 when the token is valid (whether or not a session matched); 400 with a JSON error when
+    it is not; 405 / 415 for the wrong method or content type; 503 when the provider's keys
+    cannot be fetched right now, so the provider may retry.
+    """
+    if request.method != "POST":
+        return _no_store(HttpResponseNotAllowed(["POST"]))
+    if request.content_type != "application/x-www-form-urlencoded":
+        return _backchannel_error("expected application/x-www-form-urlencoded", status=415)
+    if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BACKCHANNEL_BODY:
+        return _backchannel_error("request body too large")
+    tokens = request.POST.getlist("logout_token")
+    if len(tokens) != 1:
+        return _backchannel_error("exactly one logout_token is required")
+    try:
+        token = validate_logout_token(tokens[0])
+    except ProviderUnavailable as exc:
+        log_failure(exc, new_reference())
+        return _backchannel_error("the provider's keys are unavailable", status=503,
+                                  error="temporarily_unavailable")
+    except IdPLogoutError as exc:
+        exc.stage = "backchannel"
+        log_failure(exc, new_reference())
+        return _backchannel_error(f"invalid logout token ({exc.code})")
+    ended = idp_session.end_sessions(token.issuer, sid=token.sid, subject=token.subject)
+    users = list({row.user for row in ended if row.user is not None})
+    logger.info("stage=backchannel provider=%s ended %d session(s) (sid given: %s, sub given: "
+                "%s)", get_config().provider, len(ended), token.sid is not None,
+                token.subject is not None)
+    backchannel_logout_signal.send(sender=backchannel_logout, issuer=token.issuer,
+                                   sid=token.sid, sub=token.subject, users=users,
+                                   sessions=len(ended))
+    return _no_store(HttpResponse(status=200))
+
+
+@xframe_options_exempt
+@require_GET
+def frontchannel_logout(request: HttpRequest) -> HttpResponse:
+    """OpenID Connect Front-Channel Logout 1.0 receiver, loaded by the provider in an iframe.
+
+    Ends this browser's session only when ``iss`` is the provider's and ``sid`` is the one its
+    ID token carried (compared in constant time); anything else changes nothing, so another
+    site cannot sign people out by embedding this URL. Embeddable only by the provider's
+    origin (``frame-ancestors``, for this view only).
+    """
+    config = get_config()
+    data = idp_session.load(request)
+    iss, sid = request.GET.get("iss"), request.GET.get("sid")
+    ended = False
+    if (data is not None and iss == data.issuer == config.issuer and isinstance(sid, str)
+            and data.sid and constant_time_compare(sid, data.sid)):
+        user = request.user
+        auth_logout(request)
+        ended = True
+        frontchannel_logout_signal.send(sender=frontchannel_logout, request=request,
+                                        issuer=iss, sid=sid, user=user)
+    else:
+        logger.info("stage=frontchannel provider=%s request did not match this browser's "
+                    "session; nothing changed", config.provider)
+    response = render(request, "django_idp_logout/frontchannel.html", {"ended": ended})
+    ancestors = config.frontchannel_frame_ancestors
+    if ancestors is None:
+        parts = urlsplit(config.issuer)
+        ancestors = (f"{parts.scheme}://{parts.netloc}",)
+    response["Content-Security-Policy"] = "frame-ancestors " + (" ".join(ancestors) or "'none'")
+    response["Cache-Control"] = "no-cache, no-store"
+    response["Pragma"] = "no-cache"
+    return response
