@@ -79,11 +79,13 @@ class OpenIDProvider:
     """A running provider process. Use as a context manager."""
 
     def __init__(self, *, clients: list[dict[str, Any]] | None = None,
-                 jwks_file: Path | None = None, port: int | None = None) -> None:
+                 jwks_file: Path | None = None, port: int | None = None,
+                 allow_loopback_fetch: bool = False) -> None:
         self.port = port or free_port()
         self.issuer = f"http://localhost:{self.port}"
         self.clients = clients or CLIENTS
         self.jwks_file = jwks_file
+        self.allow_loopback_fetch = allow_loopback_fetch
         self.process: subprocess.Popen[bytes] | None = None
 
     def client(self, client_id: str) -> dict[str, Any]:
@@ -109,6 +111,8 @@ class OpenIDProvider:
         }
         if self.jwks_file:
             env["OP_JWKS_FILE"] = str(self.jwks_file)
+        if self.allow_loopback_fetch:
+            env["OP_ALLOW_LOOPBACK_FETCH"] = "1"
         self.process = subprocess.Popen(["node", "server.mjs"], cwd=OP_DIR, env=env,
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
@@ -156,8 +160,9 @@ class Page:
 class Browser:
     """One user agent: Django's test client for the site, a requests session for the provider."""
 
-    def __init__(self, django_client: Client | None = None) -> None:
+    def __init__(self, django_client: Client | None = None, rp_origin: str = RP_ORIGIN) -> None:
         self.django = django_client or Client(enforce_csrf_checks=True)
+        self.rp_origin = rp_origin
         self.op = requests.Session()
         self.history: list[Page] = []
 
@@ -169,8 +174,10 @@ class Browser:
         return self.go(path, "POST", {"csrfmiddlewaretoken": token, **(data or {})}, **kwargs)
 
     def _request(self, method: str, url: str, data: dict[str, str] | None = None) -> Page:
+        if self.rp_origin != RP_ORIGIN and url.startswith("/"):
+            url = self.rp_origin + url
         parts = urlsplit(url)
-        if parts.netloc in ("", "testserver"):
+        if parts.netloc in ("", "testserver") and self.rp_origin == RP_ORIGIN:
             path = parts.path + (f"?{parts.query}" if parts.query else "")
             if method == "POST":
                 response = self.django.post(path, data or {})
@@ -193,7 +200,7 @@ class Browser:
             if page.status in (301, 302, 303, 307, 308):
                 page = self._request("GET", urljoin(page.url, page.headers["Location"]))
                 continue
-            if not page.url.startswith(RP_ORIGIN) and page.status == 200 and follow_forms:
+            if not page.url.startswith(self.rp_origin) and page.status == 200 and follow_forms:
                 form = self.op_form(page)
                 if form is None:
                     return page

@@ -5,6 +5,8 @@
 //   OP_ISSUER      issuer URL (http://localhost:PORT)
 //   OP_CLIENTS     JSON array of client metadata
 //   OP_JWKS_FILE   optional JSON file with private signing keys ({"keys": [...]}); generated if absent
+//   OP_ALLOW_LOOPBACK_FETCH=1  let back-channel logout reach relying parties on 127.0.0.1
+//                  (oidc-provider refuses special-use addresses by default, an SSRF guard)
 //
 // The interactions are oidc-provider's development ones: any login name signs in as that
 // account (the password field is not checked), and consent is a single button.
@@ -70,6 +72,13 @@ const configuration = {
     Grant: 3600,
   },
 };
+
+if (process.env.OP_ALLOW_LOOPBACK_FETCH === '1') {
+  configuration.fetch = (url, options) => {
+    const { dispatcher, ...rest } = options;
+    return globalThis.fetch(url, rest);
+  };
+}
 
 const provider = new Provider(issuer, configuration);
 provider.on('server_error', (ctx, err) => console.error('server_error', err));
