@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
-from django.http import HttpRequest
 from django.core.signals import setting_changed
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 

@@ -51,6 +51,8 @@ from .exceptions import (
 )
 from .providers import LogoutContext, Provider, get_provider
 from .session import IdPSession
+from .signals import backchannel_logout as backchannel_logout_signal
+from .signals import frontchannel_logout as frontchannel_logout_signal
 from .state import (
     Attempt,
     claim_once,
@@ -62,8 +64,6 @@ from .state import (
     forget_attempt,
     remember_completed,
 )
-from .signals import backchannel_logout as backchannel_logout_signal
-from .signals import frontchannel_logout as frontchannel_logout_signal
 from .tokens import validate_id_token, validate_logout_token
 
 logger = logging.getLogger("django_idp_logout")

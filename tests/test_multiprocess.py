@@ -80,7 +80,7 @@ class Recorder:
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 recorder.tokens += parse_qs(body.decode()).get("logout_token", [])
                 upstream = requests.post(target, data=body, timeout=5, headers={

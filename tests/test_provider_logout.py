@@ -43,7 +43,8 @@ def logout_claims(**overrides: Any) -> dict[str, Any]:
 
 
 def post_token(token: str, client: Client | None = None) -> Any:
-    return (client or Client()).post("/oidc/backchannel-logout/", urlencode({"logout_token": token}),
+    return (client or Client()).post("/oidc/backchannel-logout/",
+                                     urlencode({"logout_token": token}),
                                      content_type="application/x-www-form-urlencoded")
 
 
