@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 OP_STAMP := tests/op/node_modules/.installed-stamp
 
-.PHONY: demo test install lint types docs tox check clean
+.PHONY: demo test install lint types docs tox check clean bench bench-quick
 
 demo: $(STAMP)  ## Run the example site with its development identity provider
 	$(BIN)/python example_project/run_demo.py
@@ -37,6 +37,12 @@ docs: $(STAMP)  ## Sphinx, warnings are errors
 
 tox: $(STAMP) $(OP_STAMP)  ## The Django x Python matrix (TOXENV=... to pick)
 	$(BIN)/tox
+
+bench: $(STAMP) $(OP_STAMP)  ## Benchmarks, full counts; rewrites docs/performance.md
+	$(BIN)/python -m benchmarks.run
+
+bench-quick: $(STAMP) $(OP_STAMP)  ## Benchmarks with tiny counts (CI: proves they run)
+	$(BIN)/python -m benchmarks.run --quick
 
 check: lint types docs test
 

@@ -28,7 +28,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
-from django.utils import timezone
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from .conf import get_config
@@ -127,7 +126,6 @@ class OIDCBackend(OIDCAuthenticationBackend):  # type: ignore[misc]
         found = (OIDCIdentity.objects.select_related("user")
                  .filter(issuer=identity.issuer, subject=identity.subject).first())
         if found is not None:
-            OIDCIdentity.objects.filter(pk=found.pk).update(last_login=timezone.now())
             return self.update_user(found.user, claims)
         user = self._link_by_email(claims)
         created = user is None
@@ -139,7 +137,7 @@ class OIDCBackend(OIDCAuthenticationBackend):  # type: ignore[misc]
                 if user is None:
                     user = self.create_user(claims)
                 OIDCIdentity.objects.create(user=user, issuer=identity.issuer,
-                                            subject=identity.subject, last_login=timezone.now())
+                                            subject=identity.subject)
         except IntegrityError:
             # A concurrent first sign-in of the same identity won the race: use its user.
             found = (OIDCIdentity.objects.select_related("user")

@@ -133,6 +133,8 @@ EXPLANATIONS: dict[str, Explanation] = {
         "minutes.")),
     "provider_bad_response": Explanation(_PROVIDER, _(
         "The sign-in service answered in a way we cannot accept. Please try again later.")),
+    "database_unavailable": Explanation(_("The site is busy"), _(
+        "This site could not finish signing you in right now. Please try again in a moment.")),
     "discovery_issuer_mismatch": Explanation(_SETUP, _(
         "The sign-in service is not configured correctly for this site. Please contact the "
         "site's administrators and quote the reference below."), retry=False),

@@ -36,6 +36,14 @@ def _session() -> requests.Session:
     if session is None or getattr(_local, "pid", None) != pid:
         session = requests.Session()
         session.headers["User-Agent"] = f"django-idp-logout/{__version__}"
+        if not any(name.lower().endswith("_proxy") for name in os.environ):
+            # No proxy configured: skip requests' scan of the environment on every call
+            # (measurable on a callback). The CA bundle variables are read once, here.
+            session.trust_env = False
+            _local.env_ca_bundle = (os.environ.get("REQUESTS_CA_BUNDLE")
+                                    or os.environ.get("CURL_CA_BUNDLE"))
+        else:
+            _local.env_ca_bundle = None  # requests reads the environment itself
         _local.session, _local.pid = session, pid
     return session
 
@@ -71,11 +79,12 @@ def request(method: str, url: str, *, stage: str, **kwargs: Any) -> Response:
     """Send one request to the provider. Never logs the URL's query or the body."""
     config = get_config()
     kwargs.setdefault("timeout", config.timeout)
-    kwargs["verify"] = config.ca_bundle or True
+    session = _session()
+    kwargs["verify"] = config.ca_bundle or getattr(_local, "env_ca_bundle", None) or True
     kwargs["allow_redirects"] = False
     kwargs["stream"] = True
     try:
-        with _session().request(method, url, **kwargs) as raw:
+        with session.request(method, url, **kwargs) as raw:
             body = bytearray()
             for chunk in raw.iter_content(64 * 1024):
                 body += chunk

@@ -19,7 +19,6 @@ class OIDCIdentity(models.Model):
     issuer = models.CharField(_("issuer"), max_length=255)
     subject = models.CharField(_("subject"), max_length=255)
     created = models.DateTimeField(_("created"), auto_now_add=True)
-    last_login = models.DateTimeField(_("last login"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("OpenID Connect identity")

@@ -26,6 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.cache import caches
+from django.db import transaction
 from django.http import HttpRequest
 
 from .client import TokenResponse
@@ -120,35 +121,45 @@ def _marker(kind: str, issuer: str, value: str) -> str:
     return f"idp_logout:revoked:{kind}:{digest}"
 
 
-def end_sessions(issuer: str, *, sid: str | None, subject: str | None) -> list[OIDCSession]:
+def end_sessions(issuer: str, *, sid: str | None, subject: str | None) -> list[Any]:
     """End every session matching a logout token: by ``sid`` (and ``sub`` when both are
     given) that one session, by ``sub`` alone every session of that user at that issuer.
 
-    Returns the mappings that were removed. Also writes revocation markers, which the
-    middleware enforces for cookie-based sessions.
+    Returns the ids of the local users whose sessions ended (one per session). Also writes
+    revocation markers, which the middleware enforces for cookie-based sessions.
     """
     rows = OIDCSession.objects.filter(issuer=issuer)
     if sid:
         rows = rows.filter(sid=sid)
     if subject:
         rows = rows.filter(subject=subject)
-    found = list(rows.select_related("user"))
-    if engine_can_delete():
-        store = session_store_class()
-        for row in found:
-            if row.session_key:
-                store(session_key=row.session_key).delete()
-    else:
-        config = get_config()
-        now = time.time()
-        markers = {}
-        if sid:
-            markers[_marker("sid", issuer, sid)] = now
-        if subject and not sid:
-            markers[_marker("sub", issuer, subject)] = now
-        caches[config.cache_alias].set_many(markers, timeout=settings.SESSION_COOKIE_AGE)
-    OIDCSession.objects.filter(pk__in=[row.pk for row in found]).delete()
-    return found
+    with transaction.atomic():
+        found = list(rows.values_list("pk", "session_key", "user_id"))
+        if engine_can_delete():
+            _delete_sessions([key for _, key, _ in found if key])
+        else:
+            markers = {}
+            if sid:
+                markers[_marker("sid", issuer, sid)] = time.time()
+            if subject and not sid:
+                markers[_marker("sub", issuer, subject)] = time.time()
+            caches[get_config().cache_alias].set_many(markers,
+                                                      timeout=settings.SESSION_COOKIE_AGE)
+        OIDCSession.objects.filter(pk__in=[pk for pk, _, _ in found]).delete()
+    return [user_id for _, _, user_id in found]
+
+
+def _delete_sessions(keys: list[str]) -> None:
+    """Delete sessions through the site's own engine; one query for the plain ``db`` engine."""
+    from django.contrib.sessions.backends.cached_db import SessionStore as CachedDBStore
+    from django.contrib.sessions.backends.db import SessionStore as DBStore
+
+    store = session_store_class()
+    if issubclass(store, DBStore) and not issubclass(store, CachedDBStore):
+        store.get_model_class().objects.filter(session_key__in=keys).delete()
+        return
+    for key in keys:
+        store(session_key=key).delete()
 
 
 def is_revoked(data: IdPSession) -> bool:

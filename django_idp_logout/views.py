@@ -15,9 +15,10 @@ import logging
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
+from django.db import DatabaseError, transaction
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -156,6 +157,13 @@ def callback(request: HttpRequest) -> HttpResponse:
     except IdPLogoutError as exc:
         forget_attempt(request, attempt)
         return render_failure(request, exc, sender=callback, retry_url=retry_url)
+    except DatabaseError as exc:
+        # The sign-in transaction rolled back (e.g. SQLite "database is locked" under
+        # concurrent writes): nothing half-written, the user stays anonymous; try again.
+        forget_attempt(request, attempt)
+        return render_failure(request, IdPLogoutError(
+            f"database error: {type(exc).__name__}", code="database_unavailable",
+            stage="login", status=503), sender=callback, retry_url=retry_url)
 
 
 def _finish_login(request: HttpRequest, config: IdPConfig, attempt: Attempt) -> HttpResponse:
@@ -180,17 +188,20 @@ def _finish_login(request: HttpRequest, config: IdPConfig, attempt: Attempt) -> 
                                   subject=id_token.subject)
         claims.update({k: v for k, v in userinfo.items() if k not in ID_TOKEN_ONLY_CLAIMS})
     identity = VerifiedIdentity(issuer=id_token.issuer, subject=id_token.subject, claims=claims)
-    user = authenticate(request, idp_identity=identity)
-    if user is None:
-        raise LoginRefused("no active local user for this identity")
-    forget_attempt(request, attempt)
-    key_before = request.session.session_key
-    auth_login(request, user)  # keeps the other pending attempts
-    if request.session.session_key == key_before:
-        # login() does not cycle the key when the same user signs in again: we always do.
-        request.session.cycle_key()
-    idp_session.store(request, id_token, tokens)
-    remember_completed(request, attempt)
+    # One transaction for every write of the sign-in (user, identity, session key cycle,
+    # last_login, session mapping): all or nothing, and one commit instead of six.
+    with transaction.atomic():
+        user = authenticate(request, idp_identity=identity)
+        if user is None:
+            raise LoginRefused("no active local user for this identity")
+        forget_attempt(request, attempt)
+        key_before = request.session.session_key
+        auth_login(request, user)  # keeps the other pending attempts
+        if request.session.session_key == key_before:
+            # login() does not cycle the key when the same user signs in again: we always do.
+            request.session.cycle_key()
+        idp_session.store(request, id_token, tokens)
+        remember_completed(request, attempt)
     return HttpResponseRedirect(attempt.next_url)
 
 
@@ -221,6 +232,10 @@ def _revoke(provider: Provider, metadata: ProviderMetadata, data: IdPSession) ->
             continue
         try:
             revoke_token(provider, metadata, endpoint, token=token, token_type_hint=hint)
+        except ProviderUnavailable as exc:
+            # Down or hanging: one timeout is all the user waits; skip the other token.
+            log_failure(exc, new_reference())
+            return
         except IdPLogoutError as exc:
             log_failure(exc, new_reference())
 
@@ -345,14 +360,15 @@ def backchannel_logout(request: HttpRequest) -> HttpResponse:
         exc.stage = "backchannel"
         log_failure(exc, new_reference())
         return _backchannel_error(f"invalid logout token ({exc.code})")
-    ended = idp_session.end_sessions(token.issuer, sid=token.sid, subject=token.subject)
-    users = list({row.user for row in ended if row.user is not None})
+    user_ids = idp_session.end_sessions(token.issuer, sid=token.sid, subject=token.subject)
+    # Lazy: evaluated only if a signal receiver looks at it.
+    users = get_user_model()._default_manager.filter(pk__in={u for u in user_ids if u})
     logger.info("stage=backchannel provider=%s ended %d session(s) (sid given: %s, sub given: "
-                "%s)", get_config().provider, len(ended), token.sid is not None,
+                "%s)", get_config().provider, len(user_ids), token.sid is not None,
                 token.subject is not None)
     backchannel_logout_signal.send(sender=backchannel_logout, issuer=token.issuer,
                                    sid=token.sid, sub=token.subject, users=users,
-                                   sessions=len(ended))
+                                   sessions=len(user_ids))
     return _no_store(HttpResponse(status=200))
 
 

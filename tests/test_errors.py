@@ -272,3 +272,25 @@ def test_sanitize() -> None:
     assert errors.sanitize("a\r\nb\x00c\u202ed") == "a  b c d"
     assert errors.sanitize("x" * 500).endswith("…")
     assert len(errors.sanitize("x" * 500)) == errors.MAX_LOGGED_TEXT + 1
+
+
+def test_database_failure_during_sign_in_is_a_503_and_rolls_back(
+    client: Client, fake_op: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import OperationalError
+
+    from django_idp_logout import session as idp_session
+    from django_idp_logout.models import OIDCIdentity
+
+    def locked(*args: Any, **kwargs: Any) -> None:
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(idp_session, "record", locked)
+    params = start_login(client)
+    fake_op.token_response({"id_token": fake_op.sign(fake_op.claims(params["nonce"])),
+                            "access_token": "a", "token_type": "Bearer"})
+    response = client.get("/oidc/callback/", {"code": "c", "state": params["state"]})
+    assert response.status_code == 503
+    assert "The site is busy" in response.content.decode()
+    assert SESSION_KEY not in client.session
+    assert not OIDCIdentity.objects.exists()  # the user and identity writes rolled back

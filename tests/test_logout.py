@@ -422,3 +422,15 @@ def test_akamai_full_logout_revokes_then_redirects(csrf_client: Client, settings
     assert len(revokes) == 2
     assert response["Location"].startswith("https://login.example.test/cust-1/auth-ui/logout?")
     assert "id_token_hint" not in query(response["Location"])
+
+
+def test_hanging_revocation_waits_one_timeout_only(csrf_client: Client, fake_op: FakeProvider,
+                                                  settings: Any) -> None:
+    settings.IDP_LOGOUT = {**settings.IDP_LOGOUT, "REVOKE_TOKENS_ON_LOGOUT": True}
+    fake_op.discovery["revocation_endpoint"] = f"{ISSUER}/revoke"
+    fake_op.mock.add("POST", f"{ISSUER}/revoke", body=requests.Timeout("hangs"))
+    sign_in(csrf_client, fake_op)
+    post_logout(csrf_client)
+    revokes = [c for c in fake_op.mock.calls if c.request.url == f"{ISSUER}/revoke"]
+    assert len(revokes) == 1  # the access token is not tried after the refresh token timed out
+    assert SESSION_KEY not in csrf_client.session
