@@ -31,9 +31,13 @@ CLIENT_SECRET = "test-secret-0123456789abcdef0123456789abcdef"
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
+    from django.utils import translation
+
     for cache in caches.all():
         cache.clear()
-    return
+    yield
+    # LocaleMiddleware leaves the request's language active: reset it for the next test.
+    translation.deactivate()
 
 
 class SigningKey:
