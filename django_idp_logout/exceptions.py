@@ -10,8 +10,6 @@ subclasses ``ImproperlyConfigured`` and is never turned into a friendly page.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.core.exceptions import ImproperlyConfigured
 
 #: Stages of the flow, as they appear in log records and signals.
@@ -29,6 +27,8 @@ class IdPLogoutError(Exception):
     code = "idp_error"
     status = 400
     stage = "login"
+    #: Status by error code, for errors whose status depends on the provider's code.
+    status_by_code: dict[str, int] = {}
 
     def __init__(
         self,
@@ -48,6 +48,8 @@ class IdPLogoutError(Exception):
             self.stage = stage
         if status is not None:
             self.status = status
+        elif self.code in self.status_by_code:
+            self.status = self.status_by_code[self.code]
         # Provider-supplied error_description / error_uri: untrusted, sanitized when logged.
         self.description = description
         self.error_uri = error_uri
@@ -81,10 +83,7 @@ class AuthorizationError(IdPLogoutError):
 
     status = 400
     stage = "authorize"
-
-    def __init__(self, detail: str = "", *, code: str, **kwargs: Any) -> None:
-        kwargs.setdefault("status", AUTHORIZE_ERROR_STATUS.get(code, 400))
-        super().__init__(detail, code=code, **kwargs)
+    status_by_code = AUTHORIZE_ERROR_STATUS
 
 
 class TokenError(IdPLogoutError):
@@ -92,10 +91,7 @@ class TokenError(IdPLogoutError):
 
     status = 502
     stage = "token"
-
-    def __init__(self, detail: str = "", *, code: str, **kwargs: Any) -> None:
-        kwargs.setdefault("status", TOKEN_ERROR_STATUS.get(code, 502))
-        super().__init__(detail, code=code, **kwargs)
+    status_by_code = TOKEN_ERROR_STATUS
 
 
 class InvalidToken(IdPLogoutError):

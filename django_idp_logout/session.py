@@ -103,11 +103,10 @@ def engine_can_delete() -> bool:
 def record(request: HttpRequest, id_token: IDToken) -> None:
     """Map the provider session to this Django session (called at sign-in)."""
     key = request.session.session_key if engine_can_delete() else None
+    user = request.user if request.user.is_authenticated else None
     OIDCSession.objects.create(
         issuer=id_token.issuer, subject=id_token.subject, sid=id_token.sid or "",
-        session_key=key or "", user=getattr(request, "user", None)
-        if getattr(request, "user", None) and request.user.is_authenticated else None,
-        expires=request.session.get_expiry_date())
+        session_key=key or "", user=user, expires=request.session.get_expiry_date())
 
 
 def forget(session_key: str | None) -> None:

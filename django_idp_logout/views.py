@@ -360,7 +360,12 @@ def backchannel_logout(request: HttpRequest) -> HttpResponse:
         exc.stage = "backchannel"
         log_failure(exc, new_reference())
         return _backchannel_error(f"invalid logout token ({exc.code})")
-    user_ids = idp_session.end_sessions(token.issuer, sid=token.sid, subject=token.subject)
+    try:
+        user_ids = idp_session.end_sessions(token.issuer, sid=token.sid, subject=token.subject)
+    except DatabaseError:
+        logger.exception("stage=backchannel could not end the sessions (database error)")
+        return _backchannel_error("sessions could not be ended right now", status=503,
+                                  error="temporarily_unavailable")
     # Lazy: evaluated only if a signal receiver looks at it.
     users = get_user_model()._default_manager.filter(pk__in={u for u in user_ids if u})
     logger.info("stage=backchannel provider=%s ended %d session(s) (sid given: %s, sub given: "

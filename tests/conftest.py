@@ -162,3 +162,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     running = Demo(tmp_path_factory.mktemp("demo")).start()
     yield running
     running.stop()
+
+
+def unsigned_token(claims: dict[str, Any]) -> str:
+    """A JWT with ``alg: none`` and an empty signature (must always be rejected)."""
+    header = jwt.utils.base64url_encode(json.dumps({"alg": "none"}).encode())
+    payload = jwt.utils.base64url_encode(json.dumps(claims).encode())
+    return (header + b"." + payload + b".").decode()

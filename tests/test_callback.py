@@ -17,7 +17,15 @@ from django.test import Client
 
 from django_idp_logout.models import OIDCIdentity
 
-from .conftest import CLIENT_ID, CLIENT_SECRET, ISSUER, FakeProvider, key, start_login
+from .conftest import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    ISSUER,
+    FakeProvider,
+    key,
+    start_login,
+    unsigned_token,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -183,17 +191,11 @@ def _hs256_with_public_key(fake: FakeProvider, claims: dict[str, Any]) -> str:
     return b".".join([header, payload, jwt.utils.base64url_encode(signature)]).decode()
 
 
-def _alg_none(claims: dict[str, Any]) -> str:
-    header = jwt.utils.base64url_encode(json.dumps({"alg": "none"}).encode())
-    payload = jwt.utils.base64url_encode(json.dumps(claims).encode())
-    return (header + b"." + payload + b".").decode()
-
-
 now = int(time.time())
 
 REJECTIONS: dict[str, Any] = {
     "bad signature": lambda f, n: f.sign(f.claims(n), signing_key=key("attacker", kid="k1")),
-    "alg none": lambda f, n: _alg_none(f.claims(n)),
+    "alg none": lambda f, n: unsigned_token(f.claims(n)),
     "HS256 with the public key": lambda f, n: _hs256_with_public_key(f, f.claims(n)),
     "HS256 with the client secret, not configured": lambda f, n: jwt.encode(
         f.claims(n), CLIENT_SECRET, algorithm="HS256"),

@@ -15,7 +15,7 @@ from django.test import Client
 from django_idp_logout.models import OIDCSession
 from django_idp_logout.signals import backchannel_logout
 
-from .conftest import CLIENT_ID, ISSUER, FakeProvider, key, start_login
+from .conftest import CLIENT_ID, ISSUER, FakeProvider, key, start_login, unsigned_token
 
 pytestmark = pytest.mark.django_db
 
@@ -120,20 +120,10 @@ def test_no_matching_session_is_still_200(fake_op: FakeProvider) -> None:
     assert post_token(fake_op.sign(logout_claims(sid="unknown"))).status_code == 200
 
 
-def _alg_none(claims: dict[str, Any]) -> str:
-    import json
-
-    import jwt
-
-    header = jwt.utils.base64url_encode(json.dumps({"alg": "none"}).encode())
-    payload = jwt.utils.base64url_encode(json.dumps(claims).encode())
-    return (header + b"." + payload + b".").decode()
-
-
 now = int(time.time())
 
 INVALID: dict[str, Any] = {
-    "alg none": lambda f: _alg_none(logout_claims()),
+    "alg none": lambda f: unsigned_token(logout_claims()),
     "wrong alg (HS256 with client secret, not allowed)": lambda f: __import__("jwt").encode(
         logout_claims(), "test-secret-0123456789abcdef0123456789abcdef", algorithm="HS256"),
     "bad signature": lambda f: f.sign(logout_claims(), signing_key=key("attacker", kid="k1")),
@@ -291,3 +281,18 @@ def test_clear_idp_sessions(fake_op: FakeProvider) -> None:
     call_command("clear_idp_sessions", verbosity=0)
     assert list(OIDCSession.objects.values_list("sid", flat=True)) == ["alive"]
     assert signed_in(alive)
+
+
+def test_database_error_is_a_503_for_the_provider(fake_op: FakeProvider,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.db import OperationalError
+
+    from django_idp_logout import session as idp_session
+
+    def broken(*args: Any, **kwargs: Any) -> list[Any]:
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(idp_session, "end_sessions", broken)
+    response = post_token(fake_op.sign(logout_claims()))
+    assert response.status_code == 503
+    assert response.json()["error"] == "temporarily_unavailable"
