@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, transaction
 from django.http import (
     HttpRequest,
@@ -345,8 +346,13 @@ def backchannel_logout(request: HttpRequest) -> HttpResponse:
         return _no_store(HttpResponseNotAllowed(["POST"]))
     if request.content_type != "application/x-www-form-urlencoded":
         return _backchannel_error("expected application/x-www-form-urlencoded", status=415)
-    if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BACKCHANNEL_BODY:
-        return _backchannel_error("request body too large")
+    try:
+        # Django reads at most DATA_UPLOAD_MAX_MEMORY_SIZE; the header itself is not trusted.
+        too_large = len(request.body) > MAX_BACKCHANNEL_BODY
+    except (ValueError, RequestDataTooBig):
+        too_large = True
+    if too_large:
+        return _backchannel_error("request body too large or malformed")
     tokens = request.POST.getlist("logout_token")
     if len(tokens) != 1:
         return _backchannel_error("exactly one logout_token is required")

@@ -296,3 +296,11 @@ def test_database_error_is_a_503_for_the_provider(fake_op: FakeProvider,
     response = post_token(fake_op.sign(logout_claims()))
     assert response.status_code == 503
     assert response.json()["error"] == "temporarily_unavailable"
+
+
+@pytest.mark.parametrize("length", ["abc", "-1", "1e9", "99999999999999999999"])
+def test_malformed_content_length_is_not_a_500(fake_op: FakeProvider, length: str) -> None:
+    response = Client().post("/oidc/backchannel-logout/", "logout_token=x",
+                             content_type="application/x-www-form-urlencoded",
+                             CONTENT_LENGTH=length)
+    assert response.status_code == 400
