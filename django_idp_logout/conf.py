@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from django.conf import settings
@@ -132,6 +132,7 @@ KEY_TYPES: dict[str, tuple[type, ...]] = {
     "FRONTCHANNEL_FRAME_ANCESTORS": (list, tuple, type(None)),
 }
 assert KEY_TYPES.keys() == DEFAULTS.keys()
+# IdPConfig has one field per key (lower-cased), plus ``raw``: checked below the class.
 
 
 def parse_scopes(value: Any) -> tuple[str, ...]:
@@ -214,6 +215,9 @@ class IdPConfig:
         return not self.client_secret
 
 
+assert {f.name for f in fields(IdPConfig)} == {k.lower() for k in DEFAULTS} | {"raw"}
+
+
 def user_settings() -> dict[str, Any]:
     """The integrator's ``IDP_LOGOUT`` dict (empty when unset or not a dict)."""
     value = getattr(settings, "IDP_LOGOUT", None)
@@ -242,59 +246,40 @@ def effective_settings() -> dict[str, Any]:
     return merged
 
 
+def _typed(key: str, value: Any) -> Any:
+    """Convert one merged value to its ``IdPConfig`` type, as ``KEY_TYPES`` declares it."""
+    types = KEY_TYPES[key]
+    if key == "SCOPES":
+        return parse_scopes(value)
+    if value is None:
+        return None
+    if key in {"AUTH_PARAMS", "LOGOUT_PARAMS"}:  # query parameters: strings only
+        return {str(k): str(v) for k, v in dict(value).items()}
+    if dict in types:
+        return dict(value)
+    if tuple in types:
+        return tuple(value)
+    if bool in types:
+        return bool(value)
+    if float in types:
+        return float(value)
+    if int in types:
+        return int(value)
+    return str(value)
+
+
 @functools.lru_cache(maxsize=1)
 def get_config() -> IdPConfig:
-    """Return the effective configuration.
+    """Return the effective configuration, one typed field per key of :data:`DEFAULTS`.
 
     Does not validate: the system checks (:mod:`django_idp_logout.checks`) report mistakes at
     start-up with ids and hints, so runtime code can assume a configuration that passed them.
     """
     s = effective_settings()
-    return IdPConfig(
-        provider=str(s["PROVIDER"]),
-        issuer=str(s["ISSUER"] or ""),
-        client_id=str(s["CLIENT_ID"] or ""),
-        client_secret=s["CLIENT_SECRET"] or None,
-        token_auth_method=s["TOKEN_AUTH_METHOD"],
-        scopes=parse_scopes(s["SCOPES"]),
-        auth_params={str(k): str(v) for k, v in dict(s["AUTH_PARAMS"]).items()},
-        use_discovery=bool(s["USE_DISCOVERY"]),
-        endpoints=dict(s["ENDPOINTS"]),
-        timeout=float(s["TIMEOUT"]),
-        ca_bundle=s["CA_BUNDLE"],
-        leeway=int(s["LEEWAY"]),
-        algorithms=tuple(s["ALGORITHMS"]),
-        trusted_audiences=tuple(s["TRUSTED_AUDIENCES"]),
-        use_userinfo=bool(s["USE_USERINFO"]),
-        claims_mapping=dict(s["CLAIMS_MAPPING"]),
-        create_users=bool(s["CREATE_USERS"]),
-        link_users_by_email=bool(s["LINK_USERS_BY_EMAIL"]),
-        redirect_uri=s["REDIRECT_URI"],
-        login_redirect_url=str(s["LOGIN_REDIRECT_URL"]),
-        allowed_redirect_hosts=tuple(s["ALLOWED_REDIRECT_HOSTS"]),
-        login_attempt_ttl=int(s["LOGIN_ATTEMPT_TTL"]),
-        max_pending_logins=int(s["MAX_PENDING_LOGINS"]),
-        cache_alias=str(s["CACHE_ALIAS"]),
-        discovery_ttl=int(s["DISCOVERY_TTL"]),
-        jwks_ttl=int(s["JWKS_TTL"]),
-        jwks_refetch_interval=int(s["JWKS_REFETCH_INTERVAL"]),
-        post_logout_redirect_url=str(s["POST_LOGOUT_REDIRECT_URL"]),
-        post_logout_redirect_uri=s["POST_LOGOUT_REDIRECT_URI"],
-        allow_get_logout=bool(s["ALLOW_GET_LOGOUT"]),
-        revoke_tokens_on_logout=bool(s["REVOKE_TOKENS_ON_LOGOUT"]),
-        logout_params={str(k): str(v) for k, v in dict(s["LOGOUT_PARAMS"]).items()},
-        logout_state_ttl=int(s["LOGOUT_STATE_TTL"]),
-        send_access_token_hint=bool(s["SEND_ACCESS_TOKEN_HINT"]),
-        clear_site_data=tuple(s["CLEAR_SITE_DATA"]),
-        failure_redirect_url=s["FAILURE_REDIRECT_URL"],
-        show_error_description=bool(s["SHOW_ERROR_DESCRIPTION"]),
-        error_template=str(s["ERROR_TEMPLATE"]),
-        logout_token_max_age=int(s["LOGOUT_TOKEN_MAX_AGE"]),
-        require_logout_token_typ=bool(s["REQUIRE_LOGOUT_TOKEN_TYP"]),
-        frontchannel_frame_ancestors=(tuple(s["FRONTCHANNEL_FRAME_ANCESTORS"])
-                                      if s["FRONTCHANNEL_FRAME_ANCESTORS"] is not None else None),
-        raw=s,
-    )
+    # An empty secret means a public client; the identifiers are strings even when missing.
+    s = {**s, "CLIENT_SECRET": s["CLIENT_SECRET"] or None,
+         "ISSUER": s["ISSUER"] or "", "CLIENT_ID": s["CLIENT_ID"] or ""}
+    return IdPConfig(**{key.lower(): _typed(key, s[key]) for key in DEFAULTS}, raw=s)
 
 
 def reset_config(*, setting: str, **kwargs: Any) -> None:
