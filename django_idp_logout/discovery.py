@@ -10,6 +10,7 @@ refetch for a genuinely new key is never blocked by an earlier one for another k
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -171,8 +172,14 @@ def _usable_for(jwk: Mapping[str, Any], alg: str) -> bool:
 
 
 def _load(jwk: Mapping[str, Any], alg: str) -> Any:
+    return _load_json(json.dumps(dict(jwk), sort_keys=True), alg)
+
+
+@functools.lru_cache(maxsize=64)
+def _load_json(jwk_json: str, alg: str) -> Any:
+    """Parse a public key once per process (keys are immutable; the cache is bounded)."""
     try:
-        return jwt.PyJWK.from_json(json.dumps(dict(jwk)), algorithm=alg).key
+        return jwt.PyJWK.from_json(jwk_json, algorithm=alg).key
     except (jwt.PyJWTError, ValueError, TypeError, KeyError):
         return None  # unparseable or unsupported key material: ignore it, as RFC 7517 §5 says
 

@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .conf import get_config
 from .exceptions import IdPLogoutError
+from .http import add_query
 from .signals import login_failed
 
 logger = logging.getLogger("django_idp_logout")
@@ -199,14 +200,10 @@ def render_failure(request: HttpRequest, exc: IdPLogoutError, *, sender: Any,
     login_failed.send(sender=sender, request=request, code=exc.code, stage=exc.stage,
                       reference=reference)
     if config.failure_redirect_url:
-        from .views import add_query
-
         return HttpResponseRedirect(add_query(config.failure_redirect_url,
                                               {"error": exc.code, "reference": reference}))
     explanation = explain(exc)
     if retry_url and explanation.retry == "interactive":
-        from .views import add_query
-
         retry_url = add_query(retry_url, {"interactive": "1"})
     context = {
         "title": explanation.title,

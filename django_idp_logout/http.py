@@ -15,6 +15,7 @@ import json
 import os
 import threading
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
@@ -98,3 +99,10 @@ def request(method: str, url: str, *, stage: str, **kwargs: Any) -> Response:
     except requests.RequestException as exc:
         raise ProviderUnavailable(f"request failed: {type(exc).__name__}",
                                   code="provider_unavailable", status=503, stage=stage) from None
+
+
+def add_query(url: str, params: dict[str, str]) -> str:
+    """``url`` with ``params`` added to its query (an endpoint may already carry one)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
+    return urlunsplit(parts._replace(query=urlencode([*query, *params.items()])))

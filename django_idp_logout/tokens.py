@@ -20,6 +20,7 @@ import jwt
 from .conf import HMAC_ALGORITHMS, IdPConfig, get_config
 from .discovery import get_verification_key
 from .exceptions import InvalidToken
+from .state import claim_once
 
 #: Largest token accepted (a JWS this large is garbage or an attack, not an ID token).
 MAX_TOKEN_LENGTH = 16 * 1024
@@ -216,8 +217,6 @@ def validate_logout_token(raw: Any, *, now: float | None = None) -> LogoutToken:
     ``jti`` is claimed (single use, in the shared cache) only after every other check passed,
     so a forged token cannot burn the ``jti`` of a genuine one.
     """
-    from .state import claim_once
-
     config = get_config()
     stage = "backchannel"
     header, claims = decode_signed(raw, config=config, stage=stage)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth import login as auth_login
@@ -51,6 +51,7 @@ from .exceptions import (
     LoginRefused,
     ProviderUnavailable,
 )
+from .http import add_query
 from .providers import LogoutContext, Provider, get_provider
 from .session import IdPSession
 from .signals import backchannel_logout as backchannel_logout_signal
@@ -91,13 +92,6 @@ def safe_next_url(request: HttpRequest, candidate: Any, default: str) -> str:
 
 def redirect_uri(request: HttpRequest, config: IdPConfig) -> str:
     return config.redirect_uri or request.build_absolute_uri(reverse("idp_logout:callback"))
-
-
-def add_query(url: str, params: dict[str, str]) -> str:
-    """``url`` with ``params`` added to its query (an endpoint may already carry one)."""
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
-    return urlunsplit(parts._replace(query=urlencode([*query, *params.items()])))
 
 
 @never_cache

@@ -275,7 +275,7 @@ def profile(name: str, settings: Any, **extra: Any) -> Provider:
 
 def end_session_url(provider: Provider, metadata: ProviderMetadata = METADATA,
                     context: LogoutContext = CONTEXT) -> tuple[str, dict[str, list[str]]]:
-    from django_idp_logout.views import add_query
+    from django_idp_logout.http import add_query
 
     endpoint = provider.end_session_endpoint(metadata)
     assert endpoint is not None
