@@ -12,11 +12,6 @@ from __future__ import annotations
 
 from django.core.exceptions import ImproperlyConfigured
 
-#: Stages of the flow, as they appear in log records and signals.
-STAGES = ("discovery", "authorize", "token", "id_token", "userinfo", "login", "logout",
-          "revocation", "backchannel", "frontchannel")
-
-
 class ConfigurationError(ImproperlyConfigured):
     """The site's configuration cannot work (reported by system checks where possible)."""
 

@@ -10,7 +10,6 @@ differently.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -142,7 +141,3 @@ class Provider:
         params[self.redirect_param] = context.post_logout_redirect_uri
         params["state"] = context.state
         return params
-
-    @classmethod
-    def describe(cls) -> Mapping[str, str]:
-        return {"name": cls.name, "display_name": cls.display_name}
