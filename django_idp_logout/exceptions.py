@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ImproperlyConfigured
 
+
 class ConfigurationError(ImproperlyConfigured):
     """The site's configuration cannot work (reported by system checks where possible)."""
 
