@@ -62,3 +62,26 @@ class OIDCSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} @ {self.issuer} ({self.sid or 'no sid'})"
+
+
+class SharedValue(models.Model):
+    """A short-lived value every server process sees: a single-use claim, a single-use value
+    with a payload (the logout ``state``), or a revocation marker.
+
+    Used by :mod:`django_idp_logout.store` when the configured cache is per process
+    (``LocMemCache``, Django's default) or not atomic (``FileBasedCache``). ``key`` is the
+    primary key, so inserting it is the atomic "first caller wins" test; it holds a SHA-256
+    digest of the secret, never the secret. Rows past ``expires`` are ignored and removed by
+    the ``clear_idp_sessions`` command (and a little at a time on writes).
+    """
+
+    key = models.CharField(_("key"), max_length=128, primary_key=True)
+    value = models.JSONField(_("value"), null=True, blank=True)
+    expires = models.DateTimeField(_("expires"), db_index=True)
+
+    class Meta:
+        verbose_name = _("short-lived shared value")
+        verbose_name_plural = _("short-lived shared values")
+
+    def __str__(self) -> str:
+        return self.key

@@ -5,10 +5,10 @@ browser's session, so it is bound to the browser that started it. Several may be
 once (several tabs); they are bounded in number and expire.
 
 Removing a key from a session is not atomic — two concurrent callbacks load the same session —
-so "single use" is enforced by :func:`claim_once`: an atomic ``cache.add`` of a digest of the
-value in the shared cache (Redis, Memcached, LocMem and the database cache are atomic; a
-system check warns about backends that are not). Exactly one request wins and exchanges the
-code.
+so "single use" is enforced by :func:`claim_once` (:mod:`~django_idp_logout.store`): an atomic
+``cache.add`` when the cache is shared and atomic (Redis, Memcached), else
+an INSERT under a unique key in the database. Exactly one request, in any process, wins and
+exchanges the code.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.cache import caches
 from django.http import HttpRequest
 
+from . import store
 from .conf import IdPConfig, get_config
 
 ATTEMPTS_KEY = "_idp_logout_attempts"
@@ -50,10 +50,12 @@ def digest(value: str) -> str:
 
 
 def claim_once(kind: str, value: str, ttl: int, config: IdPConfig | None = None) -> bool:
-    """Atomically mark ``value`` as used; ``True`` only for the first caller, in any process."""
-    config = config or get_config()
-    return bool(caches[config.cache_alias].add(f"idp_logout:used:{kind}:{digest(value)}", 1,
-                                               max(ttl, 1)))
+    """Atomically mark ``value`` as used; ``True`` only for the first caller, in any process.
+
+    Kept here (same signature) for existing callers; see :func:`store.claim_once`. Raises
+    :class:`django.db.DatabaseError` when the database it uses fails.
+    """
+    return store.claim_once(kind, value, ttl, config=config)
 
 
 def _pending(request: HttpRequest) -> dict[str, dict[str, Any]]:
@@ -129,32 +131,32 @@ def completed_next_url(request: HttpRequest, state: str) -> str | None:
 
 
 # --- logout state ---------------------------------------------------------------------------
-# The logout request's ``state`` must survive the session flush that logout performs, so it
-# lives in the shared cache, keyed by a digest of its value, not in the session or a cookie
-# (``Clear-Site-Data: "cookies"`` therefore cannot defeat the check).
+# The logout request's ``state`` must survive the session flush that logout performs, and the
+# provider may send the user back to any server process: it lives in the shared store
+# (:mod:`~django_idp_logout.store`: a shared atomic cache, else the database), keyed by a
+# digest of its value, not in the session or a cookie (``Clear-Site-Data: "cookies"``
+# therefore cannot defeat the check).
 
-
-def _logout_key(state: str) -> str:
-    return f"idp_logout:logout-state:{digest(state)}"
+LOGOUT_STATE_KIND = "logout-state"
 
 
 def create_logout_state(next_url: str) -> str:
-    """A fresh single-use logout ``state`` remembering where the user should land."""
+    """A fresh single-use logout ``state`` remembering where the user should land.
+
+    Raises :class:`django.db.DatabaseError` when the database it uses fails.
+    """
     config = get_config()
     state = new_secret()
-    caches[config.cache_alias].set(_logout_key(state), {"next": next_url},
-                                   max(config.logout_state_ttl, 1))
+    store.put(LOGOUT_STATE_KIND, state, {"next": next_url}, config.logout_state_ttl,
+              config=config)
     return state
 
 
 def consume_logout_state(state: str) -> str | None:
-    """The landing URL stored for ``state`` — once; ``None`` if unknown, expired or reused."""
-    config = get_config()
-    cache = caches[config.cache_alias]
-    data = cache.get(_logout_key(state))
-    if not isinstance(data, dict) or not claim_once("logout", state, config.logout_state_ttl,
-                                                    config):
-        return None
-    cache.delete(_logout_key(state))
-    next_url = data.get("next")
+    """The landing URL stored for ``state`` — once; ``None`` if unknown, expired or reused.
+
+    Raises :class:`django.db.DatabaseError` when the database it uses fails.
+    """
+    data = store.take(LOGOUT_STATE_KIND, state)
+    next_url = data.get("next") if data is not None else None
     return next_url if isinstance(next_url, str) else None

@@ -1,4 +1,7 @@
-"""Remove session mappings of sessions that no longer exist. Run it next to ``clearsessions``."""
+"""Remove session mappings of sessions that no longer exist, and expired single-use values.
+
+Run it next to ``clearsessions``.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +14,13 @@ from django.utils import timezone
 
 from ...models import OIDCSession
 from ...session import engine_can_delete, session_store_class
+from ...store import purge_expired
 
 
 class Command(BaseCommand):
     help = ("Delete OIDCSession rows whose Django session has expired or is gone (the mapping "
-            "that back-channel logout uses). Schedule it with clearsessions.")
+            "that back-channel logout uses), and expired single-use values and revocation "
+            "markers. Schedule it with clearsessions.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         now = timezone.now()
@@ -31,3 +36,4 @@ class Command(BaseCommand):
             cutoff = now - timedelta(seconds=settings.SESSION_COOKIE_AGE)
             removed = past_expiry.filter(expires__lt=cutoff).delete()[0]
         self.stdout.write(f"removed {removed} session mapping(s)")
+        self.stdout.write(f"removed {purge_expired()} expired shared value(s)")
