@@ -22,13 +22,18 @@ from typing import Any
 
 from django.conf import settings
 
-#: Asymmetric JWS algorithms accepted for ID tokens unless ``ALGORITHMS`` says otherwise.
-#: HMAC (``HS256`` …) is opt-in: it needs ``CLIENT_SECRET`` and is never used with a JWKS key.
-DEFAULT_ALGORITHMS: tuple[str, ...] = (
+#: Asymmetric JWS algorithms this app can verify with a key from the provider's JWKS.
+ASYMMETRIC_ALGORITHMS: tuple[str, ...] = (
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
 )
+#: Accepted unless ``ALGORITHMS`` says otherwise: RS256 only, the OpenID Connect default of
+#: ``id_token_signed_response_alg`` (Dynamic Client Registration 1.0 §2). A token signed with
+#: another of the provider's keys and another algorithm is rejected.
+DEFAULT_ALGORITHMS: tuple[str, ...] = ("RS256",)
+#: HMAC (``HS256`` …) is opt-in: it needs ``CLIENT_SECRET`` and is never used with a JWKS key.
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
-SUPPORTED_ALGORITHMS = frozenset(DEFAULT_ALGORITHMS) | HMAC_ALGORITHMS
+#: Every value ``ALGORITHMS`` may hold (the system check ``E011`` validates the setting).
+SUPPORTED_ALGORITHMS = frozenset(ASYMMETRIC_ALGORITHMS) | HMAC_ALGORITHMS
 
 TOKEN_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
 
@@ -74,7 +79,8 @@ DEFAULTS: dict[str, Any] = {
     "POST_LOGOUT_REDIRECT_URL": None,
     "POST_LOGOUT_REDIRECT_URI": None,
     "ALLOW_GET_LOGOUT": False,
-    "REVOKE_TOKENS_ON_LOGOUT": False,
+    "REVOKE_TOKENS_ON_LOGOUT": True,
+    "LOGOUT_METHOD": "auto",
     "LOGOUT_PARAMS": {},
     "LOGOUT_STATE_TTL": 600,
     "SEND_ACCESS_TOKEN_HINT": False,
@@ -120,6 +126,7 @@ KEY_TYPES: dict[str, tuple[type, ...]] = {
     "POST_LOGOUT_REDIRECT_URI": (str, type(None)),
     "ALLOW_GET_LOGOUT": (bool,),
     "REVOKE_TOKENS_ON_LOGOUT": (bool,),
+    "LOGOUT_METHOD": (str,),
     "LOGOUT_PARAMS": (dict,),
     "LOGOUT_STATE_TTL": (int,),
     "SEND_ACCESS_TOKEN_HINT": (bool,),
@@ -139,14 +146,38 @@ def parse_scopes(value: Any) -> tuple[str, ...]:
     return tuple(value.split()) if isinstance(value, str) else tuple(value)
 
 
+def parse_timeout(value: Any) -> float:
+    """Seconds for ``TIMEOUT`` / ``OIDC_TIMEOUT``; never "wait forever".
+
+    ``None`` (mozilla-django-oidc's default, meaning no timeout), a non-number, zero, a
+    negative or a non-finite value mean the default (5.0). requests' ``(connect, read)`` pair
+    becomes the larger of its usable values.
+    """
+    if isinstance(value, (tuple, list)):
+        usable = [float(v) for v in value if _usable_timeout(v)]
+        value = max(usable) if usable else None
+    return float(value) if _usable_timeout(value) else float(DEFAULTS["TIMEOUT"])
+
+
+def _usable_timeout(value: Any) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and 0 < value < float("inf"))
+
+
+def _optional_str(value: Any) -> str | None:
+    """A mozilla-django-oidc setting set to ``None`` means "not set", not the string "None"."""
+    return None if value is None else str(value)
+
+
 #: mozilla-django-oidc settings honoured when the matching ``IDP_LOGOUT`` key is absent:
 #: ``OIDC_* name -> (our key, converter)``. ``ENDPOINTS`` entries are merged one by one.
 OIDC_FALLBACKS: dict[str, tuple[str, Callable[[Any], Any]]] = {
-    "OIDC_RP_CLIENT_ID": ("CLIENT_ID", str),
-    "OIDC_RP_CLIENT_SECRET": ("CLIENT_SECRET", str),
+    "OIDC_RP_CLIENT_ID": ("CLIENT_ID", _optional_str),
+    "OIDC_RP_CLIENT_SECRET": ("CLIENT_SECRET", _optional_str),  # None: a public client
     "OIDC_RP_SCOPES": ("SCOPES", parse_scopes),
-    "OIDC_RP_SIGN_ALGO": ("ALGORITHMS", lambda v: (v,)),
-    "OIDC_TIMEOUT": ("TIMEOUT", lambda v: v),
+    "OIDC_RP_SIGN_ALGO": ("ALGORITHMS", lambda v: (str(v),) if v else DEFAULT_ALGORITHMS),
+    # None (theirs: no timeout) stays None here and becomes our default in effective_settings.
+    "OIDC_TIMEOUT": ("TIMEOUT", lambda v: None if v is None else parse_timeout(v)),
     "OIDC_CREATE_USER": ("CREATE_USERS", bool),
     "OIDC_AUTH_REQUEST_EXTRA_PARAMS": ("AUTH_PARAMS", dict),
     "OIDC_REDIRECT_ALLOWED_HOSTS": ("ALLOWED_REDIRECT_HOSTS", tuple),
@@ -198,6 +229,7 @@ class IdPConfig:
     post_logout_redirect_uri: str | None
     allow_get_logout: bool
     revoke_tokens_on_logout: bool
+    logout_method: str
     logout_params: Mapping[str, str]
     logout_state_ttl: int
     send_access_token_hint: bool
@@ -238,6 +270,8 @@ def effective_settings() -> dict[str, Any]:
         elif key not in ours:
             merged[key] = value
     merged["ENDPOINTS"] = endpoints
+    if merged["TIMEOUT"] is None:  # None never means "wait forever"
+        merged["TIMEOUT"] = DEFAULTS["TIMEOUT"]
     if merged["LOGIN_REDIRECT_URL"] is None:
         merged["LOGIN_REDIRECT_URL"] = str(getattr(settings, "LOGIN_REDIRECT_URL", "/"))
     if merged["POST_LOGOUT_REDIRECT_URL"] is None:
@@ -277,8 +311,10 @@ def get_config() -> IdPConfig:
     """
     s = effective_settings()
     # An empty secret means a public client; the identifiers are strings even when missing.
+    # TIMEOUT None (or unusable) is the default, never "no timeout".
     s = {**s, "CLIENT_SECRET": s["CLIENT_SECRET"] or None,
-         "ISSUER": s["ISSUER"] or "", "CLIENT_ID": s["CLIENT_ID"] or ""}
+         "ISSUER": s["ISSUER"] or "", "CLIENT_ID": s["CLIENT_ID"] or "",
+         "TIMEOUT": parse_timeout(s["TIMEOUT"])}
     return IdPConfig(**{key.lower(): _typed(key, s[key]) for key in DEFAULTS}, raw=s)
 
 
@@ -288,3 +324,25 @@ def reset_config(*, setting: str, **kwargs: Any) -> None:
         "LOGIN_REDIRECT_URL", "LOGOUT_REDIRECT_URL", "CACHES",
     }:
         get_config.cache_clear()
+
+
+#: Check id for "the app is not in INSTALLED_APPS" (raised at request time, reported by the
+#: URLconf check; the app's own checks cannot run when the app is not installed).
+NOT_INSTALLED_ID = "django_idp_logout.E030"
+NOT_INSTALLED_MESSAGE = (
+    f"{NOT_INSTALLED_ID}: 'django_idp_logout' is not in INSTALLED_APPS. Add it (after "
+    "'django.contrib.auth' and 'django.contrib.sessions') and run migrate.")
+
+
+def require_installed() -> None:
+    """Raise a clear :class:`ConfigurationError` unless the app is in ``INSTALLED_APPS``.
+
+    Without it, importing the models fails with Django's generic "doesn't declare an explicit
+    app_label" traceback; callers that would import them check this first.
+    """
+    from django.apps import apps
+
+    from .exceptions import ConfigurationError
+
+    if not apps.is_installed("django_idp_logout"):
+        raise ConfigurationError(NOT_INSTALLED_MESSAGE)

@@ -11,16 +11,15 @@ import base64
 import hashlib
 import hmac
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 import jwt
 
 from .conf import HMAC_ALGORITHMS, IdPConfig, get_config
-from .discovery import get_verification_key
+from .discovery import find_verification_key, refetch_verification_key
 from .exceptions import InvalidToken
-from .state import claim_once
 
 #: Largest token accepted (a JWS this large is garbage or an attack, not an ID token).
 MAX_TOKEN_LENGTH = 16 * 1024
@@ -85,11 +84,28 @@ def decode_signed(raw: Any, *, config: IdPConfig, stage: str) -> tuple[dict[str,
         if not config.client_secret:
             raise InvalidToken("HMAC token but no client secret", code="disallowed_algorithm",
                                stage=stage)
-        key: Any = config.client_secret.encode()
+        payload = _verify(raw, config.client_secret.encode(), alg, stage)
     else:
-        key = get_verification_key(kid, alg, stage=stage)
+        found = find_verification_key(kid, alg, stage=stage)
+        try:
+            payload = _verify(raw, found.key, alg, stage)
+        except InvalidToken as exc:
+            # The provider may have replaced the key under the same kid: a cached key that
+            # fails gets one rate-limited refetch, so sign-in recovers before JWKS_TTL.
+            replaced = (refetch_verification_key(kid, alg, found, stage=stage)
+                        if exc.code == "invalid_signature" else None)
+            if replaced is None:
+                raise
+            payload = _verify(raw, replaced.key, alg, stage)
+    if not isinstance(payload, dict):
+        raise InvalidToken("payload is not a JSON object", code="malformed_token", stage=stage)
+    return header, payload
+
+
+def _verify(raw: str, key: Any, alg: str, stage: str) -> Any:
+    """The payload if the signature verifies with ``key``; no claim is checked here."""
     try:
-        payload = jwt.decode(
+        return jwt.decode(
             raw, key=key, algorithms=[alg],
             options={"verify_signature": True, "verify_exp": False, "verify_nbf": False,
                      "verify_iat": False, "verify_aud": False, "verify_iss": False,
@@ -101,9 +117,6 @@ def decode_signed(raw: Any, *, config: IdPConfig, stage: str) -> tuple[dict[str,
     except jwt.PyJWTError as exc:
         raise InvalidToken(f"token rejected: {type(exc).__name__}", code="malformed_token",
                            stage=stage) from None
-    if not isinstance(payload, dict):
-        raise InvalidToken("payload is not a JSON object", code="malformed_token", stage=stage)
-    return header, payload
 
 
 def check_common_claims(claims: Mapping[str, Any], *, config: IdPConfig, stage: str,
@@ -137,12 +150,12 @@ def check_common_claims(claims: Mapping[str, Any], *, config: IdPConfig, stage: 
         raise reject("invalid_iat", "iat missing or not a number")
     if iat > now + leeway:
         raise reject("invalid_iat", "iat is in the future")
+    # Required in ID tokens (Core §2) and in logout tokens (Back-Channel Logout 1.0 §2.4).
     exp = claims.get("exp")
-    if exp is not None or stage == "id_token":
-        if not _is_number(exp):
-            raise reject("token_expired", "exp missing or not a number")
-        if exp <= now - leeway:
-            raise reject("token_expired", "token has expired")
+    if not _is_number(exp):
+        raise reject("token_expired", "exp missing or not a number")
+    if exp <= now - leeway:
+        raise reject("token_expired", "token has expired")
     nbf = claims.get("nbf")
     if nbf is not None and (not _is_number(nbf) or nbf > now + leeway):
         raise reject("token_not_yet_valid", "nbf is in the future or not a number")
@@ -155,9 +168,19 @@ def _half_hash(value: str, alg: str) -> str:
     return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode()
 
 
+def requested_acr_values(config: IdPConfig) -> tuple[str, ...]:
+    """The ``acr_values`` this site asks for (``AUTH_PARAMS``, space-separated), if any."""
+    return tuple(str(config.auth_params.get("acr_values", "")).split())
+
+
 def validate_id_token(raw: Any, *, nonce: str, access_token: str | None = None,
-                      max_age: int | None = None, now: float | None = None) -> IDToken:
-    """Validate an ID token from the token endpoint; raise :class:`InvalidToken` otherwise."""
+                      max_age: int | None = None, now: float | None = None,
+                      acr_values: str | Collection[str] | None = None) -> IDToken:
+    """Validate an ID token from the token endpoint; raise :class:`InvalidToken` otherwise.
+
+    ``acr_values`` defaults to the configured request (``AUTH_PARAMS["acr_values"]``), not to
+    what the authorization URL carried, so a user who strips it from the URL does not get in.
+    """
     config = get_config()
     stage = "id_token"
     header, claims = decode_signed(raw, config=config, stage=stage)
@@ -194,6 +217,14 @@ def validate_id_token(raw: Any, *, nonce: str, access_token: str | None = None,
     ):
         raise InvalidToken("at_hash does not match the access token", code="invalid_at_hash",
                            stage=stage)
+    requested = (requested_acr_values(config) if acr_values is None
+                 else tuple(acr_values.split()) if isinstance(acr_values, str)
+                 else tuple(acr_values))
+    acr = claims.get("acr")
+    if requested and (not isinstance(acr, str) or acr not in requested):
+        # Core §3.1.3.7 step 12: the acr asserted must be one the site requested.
+        raise InvalidToken("acr is missing or not one of the requested acr_values",
+                           code="invalid_acr", stage=stage)
     return IDToken(raw=raw, claims=claims)
 
 
@@ -203,19 +234,40 @@ _LOGOUT_TYPES = frozenset({"logout+jwt", "application/logout+jwt"})
 
 @dataclass(frozen=True)
 class LogoutToken:
-    """A validated back-channel logout token (``sid`` and/or ``subject`` set)."""
+    """A validated back-channel logout token (``sid`` and/or ``subject`` set).
+
+    ``iat`` lets the receiver spare sessions that began after the logout was issued. The
+    ``jti`` is *not* claimed by :func:`validate_logout_token`: the receiver claims it (with
+    :func:`jti_claim_ttl`) once the sessions have really ended, so that the provider's retry
+    after a transient failure is not refused as a replay.
+    """
 
     issuer: str
     subject: str | None
     sid: str | None
     jti: str
+    iat: float
+
+
+#: Longest ``sid`` / ``sub`` accepted (the width of the columns they are looked up in).
+MAX_IDENTIFIER_LENGTH = 255
+
+
+def jti_claim_ttl(config: IdPConfig) -> int:
+    """Seconds a logout token's ``jti`` must stay claimed: as long as the token validates.
+
+    A token is accepted while ``iat`` is at most ``LEEWAY`` in the future and no older than
+    ``LOGOUT_TOKEN_MAX_AGE`` + ``LEEWAY``; a minute more covers clock steps between processes.
+    """
+    return config.logout_token_max_age + 2 * config.leeway + 60
 
 
 def validate_logout_token(raw: Any, *, now: float | None = None) -> LogoutToken:
     """OpenID Connect Back-Channel Logout 1.0 §2.6; raises :class:`InvalidToken`.
 
-    ``jti`` is claimed (single use, in the shared cache) only after every other check passed,
-    so a forged token cannot burn the ``jti`` of a genuine one.
+    Checks the signature, ``iss``, ``aud``, ``iat``, ``exp`` (required since the final
+    specification), ``jti`` (present), ``events``, ``sid`` / ``sub`` and the absence of
+    ``nonce``. It does not claim the ``jti``: see :class:`LogoutToken`.
     """
     config = get_config()
     stage = "backchannel"
@@ -232,10 +284,14 @@ def validate_logout_token(raw: Any, *, now: float | None = None) -> LogoutToken:
     if claims["iat"] < now - config.logout_token_max_age - config.leeway:
         raise InvalidToken("iat is too old", code="invalid_iat", stage=stage)
     sub, sid = claims.get("sub"), claims.get("sid")
-    if sub is not None and (not isinstance(sub, str) or not sub):
-        raise InvalidToken("sub is not a non-empty string", code="invalid_subject", stage=stage)
-    if sid is not None and (not isinstance(sid, str) or not sid):
-        raise InvalidToken("sid is not a non-empty string", code="invalid_sid", stage=stage)
+    if sub is not None and (not isinstance(sub, str) or not sub
+                            or len(sub) > MAX_IDENTIFIER_LENGTH):
+        raise InvalidToken("sub is not a non-empty string of at most 255 characters",
+                           code="invalid_subject", stage=stage)
+    if sid is not None and (not isinstance(sid, str) or not sid
+                            or len(sid) > MAX_IDENTIFIER_LENGTH):
+        raise InvalidToken("sid is not a non-empty string of at most 255 characters",
+                           code="invalid_sid", stage=stage)
     if sub is None and sid is None:
         raise InvalidToken("neither sub nor sid", code="invalid_subject", stage=stage)
     events = claims.get("events")
@@ -246,9 +302,7 @@ def validate_logout_token(raw: Any, *, now: float | None = None) -> LogoutToken:
         raise InvalidToken("a logout token must not contain nonce (an ID token?)",
                            code="malformed_token", stage=stage)
     jti = claims.get("jti")
-    if not isinstance(jti, str) or not jti or len(jti) > 255:
+    if not isinstance(jti, str) or not jti or len(jti) > MAX_IDENTIFIER_LENGTH:
         raise InvalidToken("jti missing or not a string", code="invalid_jti", stage=stage)
-    ttl = config.logout_token_max_age + 2 * config.leeway + 60
-    if not claim_once("jti", f"{config.issuer}\0{jti}", ttl, config):
-        raise InvalidToken("jti was already used (replay)", code="replayed_token", stage=stage)
-    return LogoutToken(issuer=str(claims["iss"]), subject=sub, sid=sid, jti=jti)
+    return LogoutToken(issuer=str(claims["iss"]), subject=sub, sid=sid, jti=jti,
+                       iat=float(claims["iat"]))

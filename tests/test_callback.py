@@ -302,7 +302,8 @@ def test_unknown_kid_refetch_is_rate_limited(client: Client, fake_op: FakeProvid
     assert callback(client, params).status_code == 302
 
 
-def test_es256_provider(client: Client, fake_op: FakeProvider) -> None:
+def test_es256_provider(client: Client, fake_op: FakeProvider, settings: Any) -> None:
+    settings.IDP_LOGOUT = {**settings.IDP_LOGOUT, "ALGORITHMS": ["ES256"]}  # default: RS256
     fake_op.keys = [key("ec1", kind="EC")]
     params = start_login(client)
     fake_op.token_response(tokens(fake_op.sign(fake_op.claims(params["nonce"]))))

@@ -51,8 +51,9 @@ def test_discovery_url_strips_trailing_slash() -> None:
 
 def test_insecure_endpoints_in_discovery_are_rejected(fake_op: FakeProvider) -> None:
     fake_op.discovery["token_endpoint"] = "http://idp.example.test/token"
-    with pytest.raises(ProviderUnavailable):
+    with pytest.raises(ProviderUnavailable) as info:
         discovery.get_metadata()
+    assert info.value.code == "insecure_endpoint"
 
 
 def test_endpoint_overrides_without_discovery(settings: Any) -> None:
