@@ -9,7 +9,11 @@ gets wrong for this app's guarantees:
   reads nothing and touches no network (Django builds a backend on every request that loads
   a user);
 * it matches users by e-mail; we match by ``(issuer, sub)`` in :class:`OIDCIdentity`, and
-  linking by e-mail is an opt-in that requires ``email_verified``;
+  linking by e-mail is an opt-in (``LINK_USERS_BY_EMAIL``) that cannot be turned against
+  another person: only an address with ``email_verified: true`` is matched *or stored* (so no
+  account carries an address nobody verified, waiting for its owner's sign-in to be linked
+  into it), only a user with no provider identity yet is linked, and only when exactly one
+  user has that address;
 * it runs the token request itself; here the views do the flow and the backend only accepts
   a :class:`VerifiedIdentity`, which only the callback view builds from a validated ID token,
   so ``authenticate()`` cannot be tricked by other callers passing claims.
@@ -80,10 +84,31 @@ class OIDCBackend(OIDCAuthenticationBackend):  # type: ignore[misc]
         digest = hashlib.sha256(f"{claims['iss']}\0{claims['sub']}".encode()).digest()
         return "oidc-" + base64.b32encode(digest[:15]).decode().lower()
 
+    def _email_field(self) -> str:
+        return str(self.UserModel.get_email_field_name())
+
+    def _storable_claims(self, claims: Mapping[str, Any]) -> dict[str, Any]:
+        """The claims ``create_user`` and ``update_user`` see.
+
+        With ``LINK_USERS_BY_EMAIL`` on, an ``email`` the provider did not verify is left out:
+        stored on an account, it would make that account the target of the address owner's
+        later (verified) sign-in.
+        """
+        claims = dict(claims)
+        if get_config().link_users_by_email and claims.get("email_verified") is not True:
+            claims.pop("email", None)
+        return claims
+
     def _mapped_fields(self, claims: Mapping[str, Any]) -> dict[str, Any]:
         field_names = {f.name for f in self.UserModel._meta.get_fields()}
         values: dict[str, Any] = {}
+        linking = get_config().link_users_by_email
+        email_field = self._email_field()
         for user_field, claim in get_config().claims_mapping.items():
+            if linking and user_field == email_field and not (
+                claim == "email" and claims.get("email_verified") is True
+            ):
+                continue  # the field linking matches on holds verified addresses only
             value = claims.get(claim)
             if user_field in field_names and isinstance(value, str):
                 max_length = getattr(self.UserModel._meta.get_field(user_field), "max_length", None)
@@ -113,12 +138,33 @@ class OIDCBackend(OIDCAuthenticationBackend):  # type: ignore[misc]
         return user
 
     def _link_by_email(self, claims: Mapping[str, Any]) -> AbstractBaseUser | None:
+        """The one user with this verified address and no provider identity yet, or ``None``.
+
+        A user who already signed in through a provider belongs to that identity: another
+        identity with the same address (a reassigned address, another provider) gets its own
+        user rather than that one.
+        """
         email = claims.get("email")
         if not (get_config().link_users_by_email and isinstance(email, str) and email
                 and claims.get("email_verified") is True):
             return None
-        users = list(self.UserModel._default_manager.filter(email__iexact=email)[:2])
-        return users[0] if len(users) == 1 else None
+        lookup = {f"{self._email_field()}__iexact": email}
+        users: list[AbstractBaseUser] = list(
+            self.UserModel._default_manager.filter(**lookup)[:2])
+        if len(users) != 1:
+            return None  # nobody, or ambiguous: never guess
+        if OIDCIdentity.objects.filter(user=users[0]).exists():
+            logger.info("stage=login not linking by e-mail: the user already has a provider "
+                        "identity")
+            return None
+        return users[0]
+
+    def _still_unlinked(self, user: AbstractBaseUser) -> bool:
+        """Lock the user found by e-mail, then check again that it has no identity: two first
+        sign-ins with the same address must not both be linked to it."""
+        list(self.UserModel._default_manager.select_for_update()
+             .filter(pk=user.pk).values_list("pk", flat=True))
+        return not OIDCIdentity.objects.filter(user=user).exists()
 
     def get_or_create_identity_user(self, identity: VerifiedIdentity,
                                     claims: Mapping[str, Any]) -> AbstractBaseUser | None:
@@ -126,16 +172,19 @@ class OIDCBackend(OIDCAuthenticationBackend):  # type: ignore[misc]
         found = (OIDCIdentity.objects.select_related("user")
                  .filter(issuer=identity.issuer, subject=identity.subject).first())
         if found is not None:
-            return self.update_user(found.user, claims)
+            return self.update_user(found.user, self._storable_claims(claims))
         user = self._link_by_email(claims)
-        created = user is None
-        if user is None and not config.create_users:
-            logger.info("stage=login no local user for this identity and CREATE_USERS is off")
-            return None
         try:
             with transaction.atomic():
+                if user is not None and not self._still_unlinked(user):
+                    user = None  # a concurrent sign-in linked another identity to it first
+                if user is None and not config.create_users:
+                    logger.info("stage=login no local user for this identity and CREATE_USERS "
+                                "is off")
+                    return None
+                created = user is None
                 if user is None:
-                    user = self.create_user(claims)
+                    user = self.create_user(self._storable_claims(claims))
                 OIDCIdentity.objects.create(user=user, issuer=identity.issuer,
                                             subject=identity.subject)
         except IntegrityError:

@@ -1,101 +1,323 @@
-"""System checks: every id has a test; the id list is asserted."""
+"""System checks: one id per problem, every id documented once, provoked, and hinted."""
 
 from __future__ import annotations
 
+import importlib.util
+import re
+import tempfile
+from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
-from django.core.checks import run_checks
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.redis import RedisCache
+from django.core.checks import CheckMessage, Error, run_checks
+from django.core.checks import Warning as CheckWarning
 from django.test import override_settings
 
-from django_idp_logout import checks
+from django_idp_logout import checks, conf
 
 BASE = {"ISSUER": "https://idp.example.test", "CLIENT_ID": "c", "CLIENT_SECRET": "s"}
+DOC = Path(__file__).parent.parent / "docs" / "checks.rst"
+MANUAL = {"USE_DISCOVERY": False, "ENDPOINTS": {
+    "authorization_endpoint": "https://idp.example.test/a",
+    "token_endpoint": "https://idp.example.test/t",
+    "jwks_uri": "https://idp.example.test/k"}}
+FILE_CACHE = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                          "LOCATION": str(Path(tempfile.gettempdir()) / "idp-test-cache")}}
+COOKIE_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+
+#: The one problem each id names. A new problem gets a new id: never widen a line here.
+PROBLEMS: dict[str, str] = {
+    "E001": "IDP_LOGOUT is not set",
+    "E002": "a required key (ISSUER, CLIENT_ID) is missing",
+    "E003": "IDP_LOGOUT has an unknown key",
+    "E004": "an IDP_LOGOUT key has the wrong type",
+    "E005": "PROVIDER names no provider profile",
+    "E006": "ISSUER uses plain http outside loopback",
+    "E007": "OIDCBackend is not in AUTHENTICATION_BACKENDS",
+    "E008": "SessionMiddleware or AuthenticationMiddleware is not in MIDDLEWARE",
+    "E009": "IdPSessionMiddleware is not in MIDDLEWARE",
+    "E010": "django_idp_logout.urls is not in the URLconf",
+    "E011": "ALGORITHMS has an unsupported value",
+    "E012": "TOKEN_AUTH_METHOD is not supported",
+    "E013": "discovery is off and a required endpoint is missing",
+    "E014": "CACHE_ALIAS is not in CACHES",
+    "E015": "CLEAR_SITE_DATA has an unknown value",
+    "E016": "IDP_LOGOUT is not a dict",
+    "E017": "ENDPOINTS has an unknown key",
+    "E018": "a number is out of its range",
+    "E019": "ISSUER is not an http(s) URL",
+    "E020": "a contrib app the configuration needs is not installed",
+    "E021": "IdPSessionMiddleware comes before a middleware it needs",
+    "E022": "ALGORITHMS is empty",
+    "E023": "an HMAC algorithm is listed without CLIENT_SECRET",
+    "E024": "TOKEN_AUTH_METHOD needs a CLIENT_SECRET that is not set",
+    "E025": "a mozilla-django-oidc fallback setting has an unusable value",
+    "E030": "django_idp_logout is not in INSTALLED_APPS (reported by the URLconf)",
+    "W001": "a mozilla-django-oidc setting and its IDP_LOGOUT key differ",
+    "W002": "a mozilla-django-oidc setting that would weaken a guarantee is ignored",
+    "W003": "the cache is a per-process LocMemCache (outside DEBUG)",
+    "W004": "an ENDPOINTS URL uses plain http outside loopback",
+    "W005": "TIMEOUT is above 30 seconds",
+    "W006": "the session engine is signed_cookies",
+    "W007": "no end-session endpoint is known without the network",
+    "W008": "the cache is not known to be shared with an atomic add() (FileBasedCache …)",
+    "W009": "the cache is a DummyCache",
+    "W010": "an ENDPOINTS value is not an http(s) URL",
+    "W011": "TIMEOUT is zero, negative or infinite (the default is used)",
+}
+
+#: Ids emitted outside checks.py.
+ELSEWHERE = {conf.NOT_INSTALLED_ID.removeprefix("django_idp_logout.")}
+
+#: (settings overrides, the ids they must produce and nothing else). Every id appears.
+CASES: list[tuple[dict[str, Any], list[str]]] = [
+    ({"IDP_LOGOUT": None}, ["E001"]),
+    ({"IDP_LOGOUT": "https://idp"}, ["E016"]),
+    ({"IDP_LOGOUT": [("ISSUER", "https://idp")]}, ["E016"]),
+    ({"IDP_LOGOUT": MappingProxyType(BASE)}, []),
+    ({"IDP_LOGOUT": {"CLIENT_ID": "c"}}, ["E002"]),
+    ({"IDP_LOGOUT": {"ISSUER": BASE["ISSUER"]}}, ["E002"]),
+    ({"IDP_LOGOUT": {**BASE, "CLIENT_ID": ""}}, ["E002"]),
+    ({"IDP_LOGOUT": {**BASE, "CLIENT_SECERT": "x"}}, ["E003"]),
+    ({"IDP_LOGOUT": {**BASE, "ENDPOINTS": {"token": "https://x/t"}}}, ["E017"]),
+    ({"IDP_LOGOUT": {**BASE, "TIMEOUT": "5"}}, ["E004"]),
+    ({"IDP_LOGOUT": {**BASE, "CREATE_USERS": 1}}, ["E004"]),
+    ({"IDP_LOGOUT": {**BASE, "LEEWAY": None}}, ["E004"]),
+    ({"IDP_LOGOUT": {**BASE, "ENDPOINTS": "https://x"}}, ["E004"]),
+    ({"IDP_LOGOUT": {**BASE, "CLEAR_SITE_DATA": "cache"}}, ["E004"]),
+    ({"IDP_LOGOUT": {**BASE, "LEEWAY": 3600}}, ["E018"]),
+    ({"IDP_LOGOUT": {**BASE, "LEEWAY": -1}}, ["E018"]),
+    ({"IDP_LOGOUT": {**BASE, "TIMEOUT": 0}}, ["W011"]),
+    ({"IDP_LOGOUT": {**BASE, "TIMEOUT": float("inf")}}, ["W011"]),
+    ({"IDP_LOGOUT": {**BASE, "JWKS_TTL": 0}}, ["E018"]),
+    ({"IDP_LOGOUT": {**BASE, "LOGIN_ATTEMPT_TTL": -5}}, ["E018"]),
+    ({"IDP_LOGOUT": {**BASE, "PROVIDER": "no-such-profile"}}, ["E005"]),
+    ({"IDP_LOGOUT": {**BASE, "PROVIDER": "no.such.Module"}}, ["E005"]),
+    ({"IDP_LOGOUT": {**BASE, "PROVIDER": "django_idp_logout.conf.IdPConfig"}}, ["E005"]),
+    ({"IDP_LOGOUT": {**BASE, "ISSUER": "http://idp.example.test"}}, ["E006"]),
+    ({"IDP_LOGOUT": {**BASE, "ISSUER": "idp.example.test"}}, ["E019"]),
+    ({"IDP_LOGOUT": {**BASE, "ISSUER": "ftp://idp.example.test"}}, ["E019"]),
+    ({"AUTHENTICATION_BACKENDS": ["django.contrib.auth.backends.ModelBackend"]}, ["E007"]),
+    ({"MIDDLEWARE": ["django.contrib.sessions.middleware.SessionMiddleware",
+                     "django_idp_logout.middleware.IdPSessionMiddleware"]}, ["E008"]),
+    ({"MIDDLEWARE": ["django.contrib.auth.middleware.AuthenticationMiddleware",
+                     "django_idp_logout.middleware.IdPSessionMiddleware"]}, ["E008"]),
+    ({"MIDDLEWARE": ["django.contrib.sessions.middleware.SessionMiddleware",
+                     "django.contrib.auth.middleware.AuthenticationMiddleware"]}, ["E009"]),
+    ({"MIDDLEWARE": ["django.contrib.sessions.middleware.SessionMiddleware",
+                     "django_idp_logout.middleware.IdPSessionMiddleware",
+                     "django.contrib.auth.middleware.AuthenticationMiddleware"]}, ["E021"]),
+    ({"MIDDLEWARE": ["django_idp_logout.middleware.IdPSessionMiddleware",
+                     "django.contrib.sessions.middleware.SessionMiddleware",
+                     "django.contrib.auth.middleware.AuthenticationMiddleware"]}, ["E021"]),
+    ({"ROOT_URLCONF": "tests.urls_without_app"}, ["E010"]),
+    ({"IDP_LOGOUT": {**BASE, "ALGORITHMS": ["none"]}}, ["E011"]),
+    ({"IDP_LOGOUT": {**BASE, "ALGORITHMS": ["RS256", "RS257"]}}, ["E011"]),
+    ({"IDP_LOGOUT": {**BASE, "ALGORITHMS": []}}, ["E022"]),
+    ({"IDP_LOGOUT": {"ISSUER": BASE["ISSUER"], "CLIENT_ID": "c", "ALGORITHMS": ["HS256"]}},
+     ["E023"]),
+    ({"IDP_LOGOUT": {**BASE, "ALGORITHMS": ["HS256"]}}, []),
+    ({"IDP_LOGOUT": {**BASE, "TOKEN_AUTH_METHOD": "private_key_jwt"}}, ["E012"]),
+    ({"IDP_LOGOUT": {"ISSUER": BASE["ISSUER"], "CLIENT_ID": "c",
+                     "TOKEN_AUTH_METHOD": "client_secret_post"}}, ["E024"]),
+    ({"IDP_LOGOUT": {"ISSUER": BASE["ISSUER"], "CLIENT_ID": "c",
+                     "TOKEN_AUTH_METHOD": "none"}}, []),
+    ({"IDP_LOGOUT": {**BASE, "USE_DISCOVERY": False,
+                     "ENDPOINTS": {"token_endpoint": "https://idp.example.test/t"}}},
+     ["E013", "W007"]),
+    ({"IDP_LOGOUT": {**BASE, "USE_DISCOVERY": False, "ENDPOINTS": {
+        **MANUAL["ENDPOINTS"], "jwks_uri": "http://idp.example.test/k"}}},
+     ["E013", "W004", "W007"]),
+    ({"IDP_LOGOUT": {**BASE, "CACHE_ALIAS": "missing"}}, ["E014"]),
+    ({"IDP_LOGOUT": {**BASE, "CLEAR_SITE_DATA": ['"cache"']}}, ["E015"]),
+    ({"OIDC_AUTH_REQUEST_EXTRA_PARAMS": "prompt=login"}, ["E025"]),
+    ({"OIDC_REDIRECT_ALLOWED_HOSTS": 5, "OIDC_RP_SCOPES": 5}, ["E025", "E025"]),
+    ({"OIDC_RP_CLIENT_ID": "other"}, ["W001"]),
+    ({"OIDC_VERIFY_SSL": False}, ["W002"]),
+    ({"SILENCED_SYSTEM_CHECKS": []}, ["W003"]),
+    ({"SILENCED_SYSTEM_CHECKS": [], "DEBUG": True}, []),
+    ({"IDP_LOGOUT": {**BASE, "ENDPOINTS": {"token_endpoint": "http://idp.example.test/t"}}},
+     ["W004"]),
+    ({"IDP_LOGOUT": {**BASE, "ENDPOINTS": {"token_endpoint": "idp.example.test/t"}}},
+     ["W010"]),
+    ({"IDP_LOGOUT": {**BASE, "ENDPOINTS": {"token_endpoint": 42}}}, ["W010"]),
+    ({"IDP_LOGOUT": {**BASE, "TIMEOUT": 60}}, ["W005"]),
+    ({"SESSION_ENGINE": COOKIE_ENGINE}, ["W006"]),
+    ({"IDP_LOGOUT": {**BASE, **MANUAL}}, ["W007"]),
+    ({"IDP_LOGOUT": {**BASE, **MANUAL, "PROVIDER": "akamai"}}, []),
+    ({"CACHES": FILE_CACHE, "SILENCED_SYSTEM_CHECKS": []}, ["W008"]),
+    ({"CACHES": {"default": {"BACKEND": "tests.test_checks.CustomCache"}},
+      "SILENCED_SYSTEM_CHECKS": []}, ["W008"]),
+    ({"CACHES": {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}},
+     ["W009"]),
+    ({"CACHES": {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
+                             "LOCATION": "cache_table"}}, "SILENCED_SYSTEM_CHECKS": []}, []),
+    ({"CACHES": {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                             "LOCATION": "redis://127.0.0.1:1"}},
+      "SILENCED_SYSTEM_CHECKS": []}, []),
+    ({"CACHES": {"default": {"BACKEND": "tests.test_checks.SharedCache"}},
+      "SILENCED_SYSTEM_CHECKS": []}, []),
+]
+
+
+class CustomCache(BaseCache):
+    """A backend the store does not know: the database keeps single-use values."""
+
+    def __init__(self, location: str, params: dict[str, Any]) -> None:
+        super().__init__(params)
+
+
+class SharedCache(RedisCache):
+    """A subclass of a shared and atomic backend counts as one."""
+
+#: Django's own auth checks cannot run without django.contrib.auth: these call ours directly.
+APP_CASES: list[tuple[dict[str, Any], list[str]]] = [
+    ({"INSTALLED_APPS": ["django.contrib.contenttypes", "django.contrib.sessions",
+                         "django_idp_logout"]}, ["E020"]),
+    ({"INSTALLED_APPS": ["django.contrib.auth", "django.contrib.contenttypes",
+                         "django_idp_logout"]}, ["E020"]),
+    ({"INSTALLED_APPS": ["django.contrib.auth", "django.contrib.contenttypes",
+                         "django_idp_logout"],
+      "SESSION_ENGINE": "django.contrib.sessions.backends.cached_db"}, ["E020"]),
+    ({"INSTALLED_APPS": ["django.contrib.auth", "django.contrib.contenttypes",
+                         "django_idp_logout"],
+      "SESSION_ENGINE": "django.contrib.sessions.backends.cache"}, []),
+]
+
+
+def messages(**overrides: Any) -> list[CheckMessage]:
+    with override_settings(**overrides):
+        return [m for m in run_checks(include_deployment_checks=False)
+                if m.id and m.id.startswith("django_idp_logout.") and not m.is_silenced()]
 
 
 def ids(**overrides: Any) -> list[str]:
-    with override_settings(**overrides):
-        return sorted(m.id for m in run_checks(include_deployment_checks=False)
-                      if m.id and m.id.startswith("django_idp_logout.")
-                      and not m.is_silenced())
+    return sorted(m.id for m in messages(**overrides) if m.id)
+
+
+def short(check_id: str) -> str:
+    return check_id.removeprefix("django_idp_logout.")
 
 
 def test_clean_configuration_has_no_messages() -> None:
     assert ids(IDP_LOGOUT=BASE) == []
 
 
-def test_every_id_is_documented() -> None:
-    from pathlib import Path
+def test_the_table_is_the_id_list() -> None:
+    assert len(checks.CHECK_IDS) == len(set(checks.CHECK_IDS))
+    assert set(checks.CHECK_IDS) | ELSEWHERE == set(PROBLEMS)
+    for check_id in PROBLEMS:
+        assert re.fullmatch(r"[EW]\d{3}", check_id), check_id
 
-    doc = (Path(__file__).parent.parent / "docs" / "checks.rst").read_text()
-    for check_id in checks.CHECK_IDS:
-        assert f"django_idp_logout.{check_id}" in doc
+
+def test_every_id_is_provoked() -> None:
+    provoked = {i for _, expected in CASES + APP_CASES for i in expected}
+    provoked.add(short(conf.NOT_INSTALLED_ID))  # test_not_installed_is_reported
+    assert provoked == set(PROBLEMS)
 
 
-@pytest.mark.parametrize(("overrides", "expected"), [
-    ({"IDP_LOGOUT": None}, ["E001"]),
-    ({"IDP_LOGOUT": "https://idp"}, ["E001"]),
-    ({"IDP_LOGOUT": {"CLIENT_ID": "c"}}, ["E002"]),
-    ({"IDP_LOGOUT": {**BASE, "CLIENT_SECERT": "x"}}, ["E003"]),
-    ({"IDP_LOGOUT": {**BASE, "ENDPOINTS": {"token": "https://x/t"}}}, ["E003"]),
-    ({"IDP_LOGOUT": {**BASE, "TIMEOUT": "5"}}, ["E004"]),
-    ({"IDP_LOGOUT": {**BASE, "CREATE_USERS": 1}}, ["E004"]),
-    ({"IDP_LOGOUT": {**BASE, "LEEWAY": 3600}}, ["E004"]),
-    ({"IDP_LOGOUT": {**BASE, "TIMEOUT": 0}}, ["E004"]),
-    ({"IDP_LOGOUT": {**BASE, "PROVIDER": "okta"}}, ["E005"]),
-    ({"IDP_LOGOUT": {**BASE, "PROVIDER": "no.such.Module"}}, ["E005"]),
-    ({"IDP_LOGOUT": {**BASE, "PROVIDER": "django_idp_logout.conf.IdPConfig"}}, ["E005"]),
-    ({"IDP_LOGOUT": {**BASE, "ISSUER": "http://idp.example.test"}}, ["E006"]),
-    ({"IDP_LOGOUT": {**BASE, "ISSUER": "idp.example.test"}}, ["E006"]),
-    ({"AUTHENTICATION_BACKENDS": ["django.contrib.auth.backends.ModelBackend"]}, ["E007"]),
-    ({"MIDDLEWARE": ["django.contrib.sessions.middleware.SessionMiddleware",
-                     "django_idp_logout.middleware.IdPSessionMiddleware"]}, ["E008"]),
-    ({"MIDDLEWARE": ["django.contrib.sessions.middleware.SessionMiddleware",
-                     "django.contrib.auth.middleware.AuthenticationMiddleware"]}, ["E009"]),
-    ({"ROOT_URLCONF": "tests.urls_without_app"}, ["E010"]),
-    ({"IDP_LOGOUT": {**BASE, "ALGORITHMS": ["none"]}}, ["E011"]),
-    ({"IDP_LOGOUT": {**BASE, "ALGORITHMS": []}}, ["E011"]),
-    ({"IDP_LOGOUT": {"ISSUER": BASE["ISSUER"], "CLIENT_ID": "c", "ALGORITHMS": ["HS256"]}},
-     ["E011"]),
-    ({"IDP_LOGOUT": {**BASE, "TOKEN_AUTH_METHOD": "private_key_jwt"}}, ["E012"]),
-    ({"IDP_LOGOUT": {"ISSUER": BASE["ISSUER"], "CLIENT_ID": "c",
-                     "TOKEN_AUTH_METHOD": "client_secret_post"}}, ["E012"]),
-    ({"IDP_LOGOUT": {**BASE, "USE_DISCOVERY": False,
-                     "ENDPOINTS": {"token_endpoint": "https://idp.example.test/t"}}},
-     ["E013", "W007"]),
-    ({"IDP_LOGOUT": {**BASE, "CACHE_ALIAS": "missing"}}, ["E014"]),
-    ({"CACHES": {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}},
-     ["E014"]),
-    ({"OIDC_RP_CLIENT_ID": "other"}, ["W001"]),
-    ({"OIDC_VERIFY_SSL": False}, ["W002"]),
-    ({"CACHES": {"default": {
-        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-        "LOCATION": "idp-test-cache"}}, "SILENCED_SYSTEM_CHECKS": []}, ["W003"]),
-    ({"SILENCED_SYSTEM_CHECKS": []}, ["W003"]),
-    ({"IDP_LOGOUT": {**BASE, "ENDPOINTS": {"token_endpoint": "http://idp.example.test/t"}}},
-     ["W004"]),
-    ({"IDP_LOGOUT": {**BASE, "TIMEOUT": 60}}, ["W005"]),
-    ({"SESSION_ENGINE": "django.contrib.sessions.backends.signed_cookies"}, ["W006"]),
-    ({"IDP_LOGOUT": {**BASE, "USE_DISCOVERY": False, "ENDPOINTS": {
-        "authorization_endpoint": "https://idp.example.test/a",
-        "token_endpoint": "https://idp.example.test/t",
-        "jwks_uri": "https://idp.example.test/k"}}}, ["W007"]),
-    ({"IDP_LOGOUT": {**BASE, "PROVIDER": "akamai", "USE_DISCOVERY": False, "ENDPOINTS": {
-        "authorization_endpoint": "https://idp.example.test/a",
-        "token_endpoint": "https://idp.example.test/t",
-        "jwks_uri": "https://idp.example.test/k"}}}, []),
-    ({"IDP_LOGOUT": {**BASE, "CLEAR_SITE_DATA": ['"cache"']}}, ["E015"]),
-    ({"IDP_LOGOUT": {**BASE, "CLEAR_SITE_DATA": "cache"}}, ["E004"]),
-])
-def test_check_ids(settings: Any, overrides: dict[str, Any], expected: list[str]) -> None:
-    overrides.setdefault("IDP_LOGOUT", BASE)
-    assert ids(**overrides) == [f"django_idp_logout.{e}" for e in expected]
+def test_every_id_is_documented_once() -> None:
+    doc = DOC.read_text()
+    entries = re.findall(r"^``django_idp_logout\.([EW]\d{3})``$", doc, flags=re.M)
+    assert sorted(entries) == sorted(PROBLEMS)
+    for check_id in PROBLEMS:
+        body = doc.split(f"``django_idp_logout.{check_id}``\n", 1)[1].split("\n``", 1)[0]
+        assert "*Fix*" in body, check_id
+    errors, warnings = doc.split("\nWarnings\n", 1)
+    assert all(e.startswith("E") for e in re.findall(r"^``django_idp_logout\.(\w+)``$",
+                                                       errors, flags=re.M))
+    assert all(w.startswith("W") for w in re.findall(r"^``django_idp_logout\.(\w+)``$",
+                                                     warnings, flags=re.M))
+
+
+@pytest.mark.parametrize(("overrides", "expected"), CASES)
+def test_check_ids(overrides: dict[str, Any], expected: list[str]) -> None:
+    overrides = {"IDP_LOGOUT": BASE, **overrides}
+    found = messages(**overrides)
+    assert sorted(m.id for m in found if m.id) == [f"django_idp_logout.{e}" for e in expected]
+    for message in found:
+        assert message.hint, message.id
+        level = Error if short(message.id or "").startswith("E") else CheckWarning
+        assert type(message) is level, message.id
+
+
+@pytest.mark.parametrize(("overrides", "expected"), APP_CASES)
+def test_app_ids(overrides: dict[str, Any], expected: list[str]) -> None:
+    with override_settings(**overrides):
+        found = checks.check_wiring()
+    assert sorted(m.id for m in found if m.id) == [f"django_idp_logout.{e}" for e in expected]
+    assert all(m.hint and isinstance(m, Error) for m in found)
+
+
+def test_not_installed_is_reported() -> None:
+    """``E030`` comes from the URLconf, the only code of the app Django runs when it is not
+    installed: import a fresh copy of ``urls.py`` without the app and run its pattern checks."""
+    path = Path(checks.__file__).parent / "urls.py"
+    apps = ["django.contrib.auth", "django.contrib.contenttypes", "django.contrib.sessions"]
+    with override_settings(INSTALLED_APPS=apps):
+        spec = importlib.util.spec_from_file_location("django_idp_logout._urls_probe", path)
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        found = [m for pattern in module.urlpatterns for m in pattern.check()]
+    assert [m.id for m in found] == [conf.NOT_INSTALLED_ID]
+    assert all(m.hint for m in found)
 
 
 def test_did_you_mean_hint() -> None:
-    with override_settings(IDP_LOGOUT={**BASE, "CLIENT_SECERT": "x"}):
-        (message,) = [m for m in run_checks() if m.id == "django_idp_logout.E003"]
+    (message,) = messages(IDP_LOGOUT={**BASE, "CLIENT_SECERT": "x"})
     assert message.hint == "Did you mean 'CLIENT_SECRET'?"
+    (message,) = messages(IDP_LOGOUT={**BASE, "ENDPOINTS": {"token_endpiont": "https://x/t"}})
+    assert message.hint == "Did you mean 'token_endpoint'?"
+
+
+def test_missing_client_id_is_a_clear_error() -> None:
+    (message,) = messages(IDP_LOGOUT={"ISSUER": BASE["ISSUER"]})
+    assert isinstance(message, Error)
+    assert message.id == "django_idp_logout.E002"
+    assert "CLIENT_ID" in message.msg
+    assert "client id" in (message.hint or "")
+
+
+def test_cache_messages_say_the_database_takes_over() -> None:
+    for overrides in ({"SILENCED_SYSTEM_CHECKS": []},
+                      {"CACHES": FILE_CACHE, "SILENCED_SYSTEM_CHECKS": []}):
+        (message,) = messages(IDP_LOGOUT=BASE, **overrides)
+        assert isinstance(message, CheckWarning)
+        assert "will be stored in the database" in message.msg
+        assert "revocation markers" in message.msg
+
+
+@pytest.mark.parametrize("overrides", [
+    {"IDP_LOGOUT": {**BASE, "TIMEOUT": None}},
+    {"OIDC_TIMEOUT": None},
+    {"IDP_LOGOUT": {**BASE, "TIMEOUT": None}, "OIDC_TIMEOUT": None},
+    {"OIDC_TIMEOUT": 5},
+    {"OIDC_TIMEOUT": (3.05, 10)},
+    {"IDP_LOGOUT": {**BASE, "TIMEOUT": 5}, "OIDC_TIMEOUT": 5.0},
+])
+def test_timeout_none_means_the_default(overrides: dict[str, Any]) -> None:
+    assert ids(**{"IDP_LOGOUT": BASE, **overrides}) == []
+
+
+@pytest.mark.parametrize("key", list(conf.DEFAULTS))
+@pytest.mark.parametrize("value", [None, 0, -1, "x", [], {}, True, 1e9, ("a", 1), object()])
+def test_no_value_crashes_the_checks(key: str, value: Any) -> None:
+    with override_settings(IDP_LOGOUT={**BASE, key: value}):
+        found = checks.check_settings() + checks.check_wiring()
+    assert all(m.id in {f"django_idp_logout.{i}" for i in checks.CHECK_IDS} for m in found)
+
+
+@pytest.mark.parametrize("name", list(conf.OIDC_FALLBACKS))
+@pytest.mark.parametrize("value", [None, 0, "x", [], {}, ("a", 1), object()])
+def test_no_fallback_value_crashes_the_checks(name: str, value: Any) -> None:
+    with override_settings(IDP_LOGOUT={"ISSUER": BASE["ISSUER"]}, **{name: value}):
+        found = checks.check_settings()
+    assert all(m.id in {f"django_idp_logout.{i}" for i in checks.CHECK_IDS} for m in found)
 
 
 def test_loopback_http_issuer_is_fine() -> None:
