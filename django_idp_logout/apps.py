@@ -24,8 +24,8 @@ class IdPLogoutConfig(AppConfig):
 
 
 def _forget_session(sender: object, request: HttpRequest | None = None, **kwargs: object) -> None:
-    """A session that ends here no longer needs its back-channel mapping."""
+    """A session that ends here no longer needs its back-channel mapping (never raises)."""
     from .session import forget
 
-    if request is not None and hasattr(request, "session"):
-        forget(request.session.session_key)
+    if request is not None:
+        forget(request)

@@ -23,7 +23,7 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
 from .conf import get_config
-from .exceptions import IdPLogoutError
+from .exceptions import IdPLogoutError, ProviderUnavailable, TokenError
 from .http import add_query
 from .signals import login_failed
 
@@ -172,10 +172,41 @@ def new_reference() -> str:
     return secrets.token_hex(4).upper()
 
 
-def log_failure(exc: IdPLogoutError, reference: str, *, level: int = logging.WARNING) -> None:
-    """One record per failure. Never pass tokens, codes or secrets in ``exc.detail``."""
+#: OAuth codes that need an operator: the provider failing, or our client's registration or
+#: configuration refused by it. Logged at ERROR.
+OPERATOR_CODES = frozenset({
+    "server_error", "temporarily_unavailable", "invalid_client", "unauthorized_client",
+    "unsupported_grant_type", "unsupported_response_type", "invalid_scope",
+    "database_unavailable",
+})
+#: Codes that are the user's own doing (cancelled, must sign in interactively): INFO.
+USER_CODES = frozenset({"access_denied", "login_required", "consent_required",
+                        "interaction_required", "account_selection_required"})
+
+
+def level_for(exc: IdPLogoutError) -> int:
+    """The log level that matches who must act on ``exc``.
+
+    ERROR: the provider is down, slow or answering garbage (discovery, JWKS, token, UserInfo,
+    revocation), or refuses our client (configuration). WARNING: a token or request was
+    rejected. INFO: the user cancelled or must interact.
+    """
+    if isinstance(exc, ProviderUnavailable) or exc.code in OPERATOR_CODES:
+        return logging.ERROR
+    if isinstance(exc, TokenError) and exc.code != "invalid_grant":
+        return logging.ERROR  # the provider refused our server's own request
+    if exc.code in USER_CODES:
+        return logging.INFO
+    return logging.WARNING
+
+
+def log_failure(exc: IdPLogoutError, reference: str, *, level: int | None = None) -> None:
+    """One record per failure, at :func:`level_for` unless ``level`` says otherwise.
+
+    Never pass tokens, codes or secrets in ``exc.detail``.
+    """
     logger.log(
-        level,
+        level_for(exc) if level is None else level,
         "stage=%s provider=%s code=%s reference=%s status=%s detail=%s "
         "error_description=%s error_uri=%s",
         exc.stage, get_config().provider, exc.code, reference, exc.status,

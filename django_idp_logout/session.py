@@ -2,37 +2,48 @@
 
 The ID token (needed as ``id_token_hint`` at logout), the access and refresh tokens (needed
 to revoke them), ``sid`` and the ID token's claims live in ``request.session`` under one key.
-They are never put in a cookie by this app; with the ``signed_cookies`` session engine Django
-itself would, which a system check reports.
+With the ``signed_cookies`` engine the session *is* a cookie the browser can read, so the
+access and refresh tokens are never stored there (the ID token, which describes the user to
+the user, is).
 
 For provider-initiated logout, each sign-in is also recorded in :class:`OIDCSession`
-(``sid``/``sub`` → session key, indexed) so a back-channel logout can delete exactly the
-matching sessions from whatever session engine the site uses. The ``signed_cookies`` engine
-keeps sessions in the browser, where the server cannot delete them: for it, a revocation
-marker goes into the shared cache and :class:`~django_idp_logout.middleware.IdPSessionMiddleware`
-ends the session on its next request.
+(``sid``/``sub`` → session key, indexed) so a logout token can delete exactly the matching
+sessions from whatever session engine the site uses. The session key changes over a session's
+life (``cycle_key()`` on every sign-in, ``update_session_auth_hash`` …), so the session data
+remembers its mapping row and :func:`follow_key_cycle` (called by the middleware) moves the row
+to the new key. The ``signed_cookies`` engine keeps sessions in the browser, where the server
+cannot delete them: for it, revocation markers (:mod:`~django_idp_logout.store`: the shared
+cache when it is shared and atomic, else the database) are written instead, and the middleware
+ends a marked session on its next request. A local logout writes such a marker too, so a copy
+of the cookie stops working.
+
+This module imports Django and the app's storage only: the middleware imports it on every
+request, so it must not pull in the network or token layers.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
+import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
-from django.core.cache import caches
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.http import HttpRequest
+from django.utils import timezone as dj_timezone
 
-from .client import TokenResponse
-from .conf import get_config
+from . import store as shared_store
 from .models import OIDCSession
-from .tokens import IDToken
+
+if TYPE_CHECKING:
+    from .client import TokenResponse
+    from .tokens import IDToken
 
 logger = logging.getLogger("django_idp_logout")
 
@@ -52,41 +63,8 @@ class IdPSession:
     refresh_token: str | None = field(repr=False)
     expires_at: float | None
     signed_in_at: float = 0.0
-
-
-def store(request: HttpRequest, id_token: IDToken, tokens: TokenResponse) -> None:
-    """Record the provider session; call right after ``django.contrib.auth.login()``."""
-    request.session[SESSION_KEY] = {
-        "iss": id_token.issuer,
-        "sub": id_token.subject,
-        "sid": id_token.sid,
-        "claims": dict(id_token.claims),
-        "id_token": id_token.raw,
-        "access_token": tokens.access_token,
-        "refresh_token": tokens.refresh_token,
-        "expires_at": time.time() + tokens.expires_in if tokens.expires_in else None,
-        "signed_in_at": time.time(),
-    }
-    record(request, id_token)
-
-
-def load(request: HttpRequest) -> IdPSession | None:
-    """The provider session of this request's session, or ``None`` (not an OIDC sign-in)."""
-    data = request.session.get(SESSION_KEY) if hasattr(request, "session") else None
-    if not isinstance(data, dict):
-        return None
-    try:
-        return IdPSession(
-            issuer=str(data["iss"]), subject=str(data["sub"]), sid=data.get("sid"),
-            claims=dict(data.get("claims") or {}), id_token=data.get("id_token"),
-            access_token=data.get("access_token"), refresh_token=data.get("refresh_token"),
-            expires_at=data.get("expires_at"), signed_in_at=float(data.get("signed_in_at", 0)),
-        )
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-# --- provider-initiated logout ----------------------------------------------------------------
+    #: Random id of this sign-in (cookie sessions: the key of its local-logout marker).
+    rid: str = ""
 
 
 def session_store_class() -> type[SessionBase]:
@@ -100,38 +78,132 @@ def engine_can_delete() -> bool:
     return not issubclass(session_store_class(), CookieStore)
 
 
-def record(request: HttpRequest, id_token: IDToken) -> None:
-    """Map the provider session to this Django session (called at sign-in)."""
-    key = request.session.session_key if engine_can_delete() else None
+def store(request: HttpRequest, id_token: IDToken, tokens: TokenResponse) -> None:
+    """Record the provider session; call right after ``django.contrib.auth.login()``."""
+    server_side = engine_can_delete()
+    now = time.time()
+    data: dict[str, Any] = {
+        "iss": id_token.issuer,
+        "sub": id_token.subject,
+        "sid": id_token.sid,
+        "claims": dict(id_token.claims),
+        "id_token": id_token.raw,
+        # A signed cookie is readable by anyone holding it: tokens stay out of it.
+        "access_token": tokens.access_token if server_side else None,
+        "refresh_token": tokens.refresh_token if server_side else None,
+        "expires_at": now + tokens.expires_in if tokens.expires_in else None,
+        "signed_in_at": now,
+        "rid": secrets.token_urlsafe(16),
+    }
+    data["mapping"], data["key"] = record(request, id_token)
+    request.session[SESSION_KEY] = data
+
+
+def record(request: HttpRequest, id_token: IDToken) -> tuple[int, str | None]:
+    """Map the provider session to this Django session; ``(row id, session key)``."""
+    server_side = engine_can_delete()
+    if server_side and request.session.session_key is None:
+        # login() flushed a previous user's session (account switch): the new key only
+        # exists once saved, and the mapping needs it now.
+        request.session.save()
+    key = request.session.session_key if server_side else None
     user = request.user if request.user.is_authenticated else None
-    OIDCSession.objects.create(
+    row = OIDCSession.objects.create(
         issuer=id_token.issuer, subject=id_token.subject, sid=id_token.sid or "",
         session_key=key or "", user=user, expires=request.session.get_expiry_date())
+    return row.pk, key
 
 
-def forget(session_key: str | None) -> None:
-    """Drop the mapping of a session that ended here (local logout)."""
-    if session_key and engine_can_delete():
-        OIDCSession.objects.filter(session_key=session_key).delete()
+def load(request: HttpRequest) -> IdPSession | None:
+    """The provider session of this request's session, or ``None`` (not an OIDC sign-in)."""
+    data = request.session.get(SESSION_KEY) if hasattr(request, "session") else None
+    if not isinstance(data, dict):
+        return None
+    try:
+        return IdPSession(
+            issuer=str(data["iss"]), subject=str(data["sub"]), sid=data.get("sid"),
+            claims=dict(data.get("claims") or {}), id_token=data.get("id_token"),
+            access_token=data.get("access_token"), refresh_token=data.get("refresh_token"),
+            expires_at=data.get("expires_at"), signed_in_at=float(data.get("signed_in_at", 0)),
+            rid=str(data.get("rid") or ""),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def follow_key_cycle(request: HttpRequest) -> None:
+    """Move this session's mapping to its current key if the key changed during the request.
+
+    Called by the middleware on the way out. Costs nothing unless the request touched the
+    session (a view that did not access it cannot have cycled its key), and one UPDATE when
+    the key did change.
+    """
+    session = getattr(request, "session", None)
+    if session is None or not session.accessed or not engine_can_delete():
+        return
+    data = session.get(SESSION_KEY)
+    key = session.session_key
+    if not isinstance(data, dict) or not key or data.get("key") == key:
+        return
+    OIDCSession.objects.filter(pk=data.get("mapping")).update(session_key=key)
+    session[SESSION_KEY] = {**data, "key": key}
+
+
+def forget(request: HttpRequest) -> None:
+    """A session that ends here: drop its mapping, or mark a cookie session as ended.
+
+    Never raises: logout must complete even with the database or cache down (logged).
+    """
+    data = request.session.get(SESSION_KEY) if hasattr(request, "session") else None
+    if not isinstance(data, dict):
+        return
+    try:
+        if engine_can_delete():
+            OIDCSession.objects.filter(pk=data.get("mapping")).delete()
+        else:
+            rid = data.get("rid")
+            if isinstance(rid, str) and rid:
+                shared_store.set_markers({_marker("rid", "", rid): time.time()},
+                                         settings.SESSION_COOKIE_AGE)
+            OIDCSession.objects.filter(pk=data.get("mapping")).delete()
+    except DatabaseError:
+        logger.exception("stage=logout could not remove the session mapping (database error); "
+                         "the local logout goes on")
+    except Exception:  # a cache backend's own errors: logout must go on
+        logger.exception("stage=logout could not record the local logout; it goes on")
+
+
+# --- provider-initiated logout ----------------------------------------------------------------
 
 
 def _marker(kind: str, issuer: str, value: str) -> str:
-    digest = hashlib.sha256(f"{issuer}\0{value}".encode()).hexdigest()[:40]
-    return f"idp_logout:revoked:{kind}:{digest}"
+    return f"revoked-{kind}:{issuer}\0{value}"
 
 
-def end_sessions(issuer: str, *, sid: str | None, subject: str | None) -> list[Any]:
-    """End every session matching a logout token: by ``sid`` (and ``sub`` when both are
-    given) that one session, by ``sub`` alone every session of that user at that issuer.
+def _as_datetime(timestamp: float) -> datetime:
+    value = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    return value if settings.USE_TZ else dj_timezone.make_naive(value)
 
-    Returns the ids of the local users whose sessions ended (one per session). Also writes
-    revocation markers, which the middleware enforces for cookie-based sessions.
+
+def end_sessions(issuer: str, *, sid: str | None, subject: str | None,
+                 issued_at: float | None = None) -> list[Any]:
+    """End every session matching a logout request: by ``sid`` (and ``sub`` when both are
+    given) that one session, by ``sub`` alone every session of that user at that issuer that
+    started before ``issued_at`` (the logout token's ``iat``: a sign-in after the logout the
+    token announces is a new session, Back-Channel Logout 1.0 §2.7).
+
+    Returns the ids of the local users whose sessions ended (one per session). Raises
+    :class:`~django.db.DatabaseError` when they could not be ended, so the caller can answer
+    503 and the provider retry.
     """
     rows = OIDCSession.objects.filter(issuer=issuer)
     if sid:
         rows = rows.filter(sid=sid)
     if subject:
         rows = rows.filter(subject=subject)
+    if subject and not sid and issued_at is not None:
+        # ``iat`` has whole seconds: a session started within that second counts as before.
+        rows = rows.filter(created__lt=_as_datetime(issued_at + 1))
     with transaction.atomic():
         found = list(rows.values_list("pk", "session_key", "user_id"))
         if engine_can_delete():
@@ -140,10 +212,13 @@ def end_sessions(issuer: str, *, sid: str | None, subject: str | None) -> list[A
             markers = {}
             if sid:
                 markers[_marker("sid", issuer, sid)] = time.time()
-            if subject and not sid:
-                markers[_marker("sub", issuer, subject)] = time.time()
-            caches[get_config().cache_alias].set_many(markers,
-                                                      timeout=settings.SESSION_COOKIE_AGE)
+            elif subject:
+                # Like the rows above: sessions started before the token (or before now,
+                # whichever is earlier) end; a sign-in after this logout is a new session.
+                now = time.time()
+                markers[_marker("sub", issuer, subject)] = (
+                    now if issued_at is None else min(now, issued_at + 1))
+            shared_store.set_markers(markers, settings.SESSION_COOKIE_AGE)
         OIDCSession.objects.filter(pk__in=[pk for pk, _, _ in found]).delete()
     return [user_id for _, _, user_id in found]
 
@@ -153,18 +228,20 @@ def _delete_sessions(keys: list[str]) -> None:
     from django.contrib.sessions.backends.cached_db import SessionStore as CachedDBStore
     from django.contrib.sessions.backends.db import SessionStore as DBStore
 
-    store = session_store_class()
-    if issubclass(store, DBStore) and not issubclass(store, CachedDBStore):
-        store.get_model_class().objects.filter(session_key__in=keys).delete()
+    session_store = session_store_class()
+    if issubclass(session_store, DBStore) and not issubclass(session_store, CachedDBStore):
+        session_store.get_model_class().objects.filter(session_key__in=keys).delete()
         return
     for key in keys:
-        store(session_key=key).delete()
+        session_store(session_key=key).delete()
 
 
 def is_revoked(data: IdPSession) -> bool:
-    """Has a back-channel logout ended this (cookie-based) session since it signed in?"""
+    """Has a logout (back-channel, front-channel or local) ended this cookie session?"""
     keys = [_marker("sub", data.issuer, data.subject)]
     if data.sid:
         keys.append(_marker("sid", data.issuer, data.sid))
-    revoked_at = caches[get_config().cache_alias].get_many(keys).values()
+    if data.rid:
+        keys.append(_marker("rid", "", data.rid))
+    revoked_at = shared_store.get_markers(keys).values()
     return any(isinstance(t, (int, float)) and t >= data.signed_in_at for t in revoked_at)

@@ -1,16 +1,50 @@
-"""``path("oidc/", include("django_idp_logout.urls"))`` — names in the ``idp_logout`` namespace."""
+"""``path("oidc/", include("django_idp_logout.urls"))`` — names in the ``idp_logout`` namespace.
 
-from django.urls import path
+When the app is missing from ``INSTALLED_APPS`` its system checks are never registered and
+importing the views would fail on the models with a generic traceback. The URLconf is imported
+by Django's own URL check, so in that case it serves a single pattern whose ``check()``
+reports the mistake as a check message with its fix.
+"""
 
-from . import views
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.core.checks import CheckMessage, Error
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path
+from django.urls.resolvers import RoutePattern
+
+from .conf import NOT_INSTALLED_ID, NOT_INSTALLED_MESSAGE, require_installed
 
 app_name = "idp_logout"
 
-urlpatterns = [
-    path("login/", views.login, name="login"),
-    path("callback/", views.callback, name="callback"),
-    path("logout/", views.logout, name="logout"),
-    path("logout/complete/", views.logout_complete, name="logout_complete"),
-    path("backchannel-logout/", views.backchannel_logout, name="backchannel_logout"),
-    path("frontchannel-logout/", views.frontchannel_logout, name="frontchannel_logout"),
-]
+
+class _NotInstalled(URLPattern):
+    """Stands in for the app's URLs when it is not installed; fails the URL system check."""
+
+    def check(self) -> list[CheckMessage]:
+        return [Error(NOT_INSTALLED_MESSAGE.split(": ", 1)[1],
+                      hint="Add 'django_idp_logout' to INSTALLED_APPS, then run migrate.",
+                      id=NOT_INSTALLED_ID)]
+
+
+def _not_installed(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    require_installed()  # raises ConfigurationError with the fix
+    raise AssertionError("unreachable")
+
+
+if apps.is_installed("django_idp_logout"):
+    from . import views
+
+    urlpatterns = [
+        path("login/", views.login, name="login"),
+        path("callback/", views.callback, name="callback"),
+        path("logout/", views.logout, name="logout"),
+        path("logout/complete/", views.logout_complete, name="logout_complete"),
+        path("backchannel-logout/", views.backchannel_logout, name="backchannel_logout"),
+        path("frontchannel-logout/", views.frontchannel_logout, name="frontchannel_logout"),
+    ]
+else:
+    urlpatterns = [_NotInstalled(RoutePattern(""), _not_installed, name="not_installed")]

@@ -121,6 +121,17 @@ class FakeProvider:
         return len(self.mock.calls)
 
 
+#: Every session engine Django ships (``engine`` fixture).
+ENGINES = ["db", "cache", "cached_db", "file", "signed_cookies"]
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest, settings: Any, tmp_path: Any) -> str:
+    settings.SESSION_ENGINE = f"django.contrib.sessions.backends.{request.param}"
+    settings.SESSION_FILE_PATH = str(tmp_path)
+    return str(request.param)
+
+
 @pytest.fixture
 def fake_op(settings: Any) -> Iterator[FakeProvider]:
     settings.IDP_LOGOUT = {"ISSUER": ISSUER, "CLIENT_ID": CLIENT_ID, "CLIENT_SECRET": CLIENT_SECRET}

@@ -20,7 +20,6 @@ from .conftest import CLIENT_ID, ISSUER, FakeProvider, key, start_login, unsigne
 pytestmark = pytest.mark.django_db
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
-ENGINES = ["db", "cache", "cached_db", "file", "signed_cookies"]
 
 
 def sign_in(fake_op: FakeProvider, *, sub: str = "user-1", sid: str | None = "sid-1",
@@ -37,6 +36,7 @@ def sign_in(fake_op: FakeProvider, *, sub: str = "user-1", sid: str | None = "si
 
 def logout_claims(**overrides: Any) -> dict[str, Any]:
     claims = {"iss": ISSUER, "aud": CLIENT_ID, "iat": int(time.time()), "jti": str(uuid.uuid4()),
+              "exp": int(time.time()) + 120,  # required (Back-Channel Logout 1.0 final §2.4)
               "sid": "sid-1", "sub": "user-1", "events": {EVENT: {}}}
     claims.update(overrides)
     return {k: v for k, v in claims.items() if v is not None}
@@ -52,11 +52,6 @@ def signed_in(client: Client) -> bool:
     return client.get("/home/").content != b"home anonymous"
 
 
-@pytest.fixture(params=ENGINES)
-def engine(request: pytest.FixtureRequest, settings: Any, tmp_path: Any) -> str:
-    settings.SESSION_ENGINE = f"django.contrib.sessions.backends.{request.param}"
-    settings.SESSION_FILE_PATH = str(tmp_path)
-    return str(request.param)
 
 
 def test_logout_by_sid_ends_that_session_only(fake_op: FakeProvider, engine: str) -> None:
@@ -211,11 +206,29 @@ def test_provider_keys_unavailable_is_503(fake_op: FakeProvider) -> None:
 
 
 def test_signed_cookie_revocation_is_one_cache_lookup_and_no_query(
-    fake_op: FakeProvider, settings: Any, django_assert_num_queries: Any
+    fake_op: FakeProvider, settings: Any, django_assert_num_queries: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """With a shared, atomic cache the revocation check is one cache lookup."""
+    from django.core.cache import caches
+
+    from django_idp_logout import store
+
+    monkeypatch.setattr(store, "atomic_shared_cache", lambda config=None: caches["default"])
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
     client = sign_in(fake_op)
     with django_assert_num_queries(1):  # the user; no session query with cookie sessions
+        assert signed_in(client)
+
+
+def test_signed_cookie_revocation_on_a_per_process_cache_is_one_query(
+    fake_op: FakeProvider, settings: Any, django_assert_num_queries: Any
+) -> None:
+    """On the default LocMemCache the markers live in the database, so every process sees
+    them: one indexed lookup, only for sessions signed in through the provider."""
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+    client = sign_in(fake_op)
+    with django_assert_num_queries(2):  # the user + the revocation markers
         assert signed_in(client)
 
 

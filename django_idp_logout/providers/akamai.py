@@ -19,6 +19,7 @@ from .base import Provider
 class AkamaiProvider(Provider):
     name = "akamai"
     display_name = "Akamai Identity Cloud (Hosted Login)"
+    accepts_logout_post = False  # the vendor document shows GET only
     redirect_param = "redirect_uri"
     sends_id_token_hint = False
     revokes_tokens = True

@@ -24,10 +24,14 @@ class LogoutContext:
     """What a profile may put in an end-session request, read before the session is flushed."""
 
     post_logout_redirect_uri: str
-    state: str
+    #: ``None`` when no logout state could be stored (the return then lands on the default).
+    state: str | None
     id_token: str | None = field(default=None, repr=False)
     access_token: str | None = field(default=None, repr=False)
 
+
+#: Longest end-session URL sent as a GET redirect when ``LOGOUT_METHOD`` is ``"auto"``.
+MAX_LOGOUT_URL = 8000
 
 #: Authorization parameters the flow itself owns; ``AUTH_PARAMS`` may not override them.
 RESERVED_AUTH_PARAMS = frozenset({
@@ -54,10 +58,14 @@ class Provider:
     #: The provider may take ``access_token_hint``; sent only with ``SEND_ACCESS_TOKEN_HINT``
     #: because a token in a URL leaks into browser history and server logs.
     accepts_access_token_hint: ClassVar[bool] = False
-    #: The end-session endpoint does not invalidate tokens: revoke them first (RFC 7009).
+    #: The end-session endpoint does not invalidate tokens, so revocation (RFC 7009) is the
+    #: only way they end: a missing revocation endpoint is worth a warning.
     revokes_tokens: ClassVar[bool] = False
     #: The provider ignores the return URL unless ``id_token_hint`` is sent.
     needs_id_token_hint_to_return: ClassVar[bool] = False
+    #: The end-session endpoint takes a form POST (RP-Initiated Logout 1.0 §2: OPs MUST
+    #: support GET and POST). Vendor profiles whose documents show only GET set ``False``.
+    accepts_logout_post: ClassVar[bool] = True
 
     def __init__(self, config: IdPConfig) -> None:
         self.config = config
@@ -122,7 +130,21 @@ class Provider:
         return metadata.endpoint("revocation_endpoint")
 
     def should_revoke(self) -> bool:
-        return self.revokes_tokens or self.config.revoke_tokens_on_logout
+        """Revoke at logout (``REVOKE_TOKENS_ON_LOGOUT``, on by default) where an endpoint is
+        known: every profile, since a token the provider still honours outlives the logout."""
+        return self.config.revoke_tokens_on_logout
+
+    def logout_method(self, url: str) -> str:
+        """``"GET"`` (a redirect) or ``"POST"`` (a form the browser submits) for this request.
+
+        ``LOGOUT_METHOD`` may force either; ``"auto"`` uses POST only when the GET URL would be
+        longer than :data:`MAX_LOGOUT_URL` (a large ``id_token_hint``; browsers, proxies and
+        servers cut URLs around 8 kB) and the provider takes POST.
+        """
+        method = self.config.logout_method.upper()
+        if method in {"GET", "POST"}:
+            return method
+        return "POST" if len(url) > MAX_LOGOUT_URL and self.accepts_logout_post else "GET"
 
     def logout_params(self, context: LogoutContext) -> dict[str, str]:
         """Query parameters of the end-session request."""
@@ -139,5 +161,6 @@ class Provider:
         if self.sends_client_id:
             params["client_id"] = self.config.client_id
         params[self.redirect_param] = context.post_logout_redirect_uri
-        params["state"] = context.state
+        if context.state is not None:
+            params["state"] = context.state
         return params

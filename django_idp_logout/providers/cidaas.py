@@ -15,6 +15,7 @@ from .base import Provider
 class CidaasProvider(Provider):
     name = "cidaas"
     display_name = "cidaas"
+    accepts_logout_post = False  # the vendor document shows GET only
     sends_client_id = False
     accepts_access_token_hint = True
     needs_id_token_hint_to_return = True

@@ -18,6 +18,7 @@ from .base import Provider
 class NextIdentityProvider(Provider):
     name = "next_identity"
     display_name = "Next Identity"
+    accepts_logout_post = False  # the vendor document shows GET only
     sends_id_token_hint = False
 
     def end_session_endpoint(self, metadata: ProviderMetadata) -> str | None:

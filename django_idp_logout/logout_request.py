@@ -1,0 +1,45 @@
+"""The end-session request in the provider's dialect, as an HTTP response for the browser.
+
+The profile says which parameters and which method (:meth:`Provider.logout_method`); this
+module only turns that into a 302 (GET binding) or a page whose form the browser submits (POST
+binding, RP-Initiated Logout 1.0 §2). The form needs no inline script, so a strict
+Content-Security-Policy cannot break it: an external script submits it, and without script a
+button does.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+
+from .http import add_query
+from .providers import LogoutContext, Provider
+from .view_helpers import no_store
+
+AUTOSUBMIT_SCRIPT = "django_idp_logout/autosubmit.js"
+
+
+def _script_url() -> str | None:
+    """The auto-submit script's URL, or ``None`` when static files cannot serve it."""
+    if not getattr(settings, "STATIC_URL", None):
+        return None
+    from django.templatetags.static import static
+
+    try:
+        return static(AUTOSUBMIT_SCRIPT)
+    except ValueError:  # a manifest storage before collectstatic: the button still works
+        return None
+
+
+def end_session_response(request: HttpRequest, provider: Provider, endpoint: str,
+                         context: LogoutContext) -> HttpResponse:
+    params = provider.logout_params(context)
+    url = add_query(endpoint, params)
+    if provider.logout_method(url) == "GET":
+        return HttpResponseRedirect(url)
+    response = render(request, "django_idp_logout/logout_post.html", {
+        "action": endpoint, "params": sorted(params.items()), "script_url": _script_url(),
+    })
+    response["Referrer-Policy"] = "no-referrer"
+    return no_store(response)

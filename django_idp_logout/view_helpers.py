@@ -1,0 +1,103 @@
+"""What every view of the app shares: wiring checks, headers, safe redirects, URL reversal.
+
+Production servers do not run system checks, so a view that finds the site mis-wired (no
+``CLIENT_ID``, middleware or URL include missing) raises :class:`ConfigurationError` naming
+the fix — a 500 for the integrator's own mistake, logged — instead of sending an empty
+``client_id`` to the provider or failing with an ``AttributeError``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.http import HttpRequest, HttpResponse
+from django.urls import NoReverseMatch, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from .conf import IdPConfig, get_config
+from .exceptions import ConfigurationError
+
+logger = logging.getLogger("django_idp_logout")
+
+#: Longest ``state``, ``code`` or ``next`` value looked at; longer ones are rejected unread.
+MAX_PARAM_LENGTH = 2048
+
+MIDDLEWARE_PATH = "django_idp_logout.middleware.IdPSessionMiddleware"
+
+View = TypeVar("View", bound=Callable[..., HttpResponse])
+
+
+
+def login_not_required(view: View) -> View:
+    """Django 5.1+'s ``login_not_required``: the views must stay reachable behind
+    ``LoginRequiredMiddleware``. A no-op on older Django, which has no such middleware."""
+    from django.contrib.auth import decorators
+
+    mark = getattr(decorators, "login_not_required", None)
+    return mark(view) if mark is not None else view
+
+
+def configuration_error(message: str) -> ConfigurationError:
+    """Log the integrator's mistake once on the app's logger and return the exception."""
+    logger.error("stage=configuration %s", message)
+    return ConfigurationError(message)
+
+
+def require_client(config: IdPConfig) -> None:
+    """``ISSUER`` and ``CLIENT_ID`` are needed by every request to the provider."""
+    for key, value in (("ISSUER", config.issuer), ("CLIENT_ID", config.client_id)):
+        if not value:
+            raise configuration_error(
+                f"IDP_LOGOUT[{key!r}] is not set: sign-in cannot work. Set it in settings.py "
+                "(see the configuration reference; `manage.py check` reports this as "
+                "django_idp_logout.E002).")
+
+
+def require_middleware(request: HttpRequest) -> None:
+    """The middleware keeps the back-channel mapping current when the session key cycles."""
+    if not hasattr(request, "idp_session"):
+        raise configuration_error(
+            f"{MIDDLEWARE_PATH} is not in MIDDLEWARE: add it after "
+            "django.contrib.auth.middleware.AuthenticationMiddleware "
+            "(`manage.py check` reports this as django_idp_logout.E009).")
+
+
+def app_reverse(name: str) -> str:
+    """``reverse("idp_logout:<name>")`` with a fix-naming error when the URLs are missing."""
+    try:
+        return reverse(f"idp_logout:{name}")
+    except NoReverseMatch:
+        raise configuration_error(
+            f"the URL name 'idp_logout:{name}' cannot be reversed: add "
+            "path('oidc/', include('django_idp_logout.urls')) to your URLconf "
+            "(`manage.py check` reports this as django_idp_logout.E010).") from None
+
+
+def safe_next_url(request: HttpRequest, candidate: Any, default: str) -> str:
+    """``candidate`` if it points to this site (or an allowed host), else ``default``."""
+    config = get_config()
+    if (isinstance(candidate, str) and 0 < len(candidate) <= MAX_PARAM_LENGTH
+            and url_has_allowed_host_and_scheme(
+                candidate, allowed_hosts={request.get_host(), *config.allowed_redirect_hosts},
+                require_https=request.is_secure())):
+        return candidate
+    return default
+
+
+def no_referrer(view: View) -> View:
+    """``Referrer-Policy: no-referrer``: URLs with a code or state never leak to other sites."""
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+    return wrapper  # type: ignore[return-value]
+
+
+def no_store(response: HttpResponse) -> HttpResponse:
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
