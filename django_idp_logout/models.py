@@ -6,6 +6,12 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .conf import require_installed
+
+# Imported through the backend, the views or the middleware of a site that forgot the app in
+# INSTALLED_APPS: say so, instead of Django's generic "doesn't declare an explicit app_label".
+require_installed()
+
 
 class OIDCIdentity(models.Model):
     """Links a local user to one provider account: ``(issuer, sub)`` is the only stable key.

@@ -149,13 +149,12 @@ def callback(request: HttpRequest) -> HttpResponse:
                               retry_url=retry_url)
     try:
         return _finish_login(request, config, attempt)
-    except IdPLogoutError as exc:
+    except (IdPLogoutError, DatabaseError) as exc:
+        # Nothing half-written: the sign-in's database writes roll back together, and Django
+        # does not save the session of a 5xx response, so its user is not signed in.
         forget_attempt(request, attempt)
-        return render_failure(request, exc, sender=callback, retry_url=retry_url)
-    except DatabaseError as exc:
-        forget_attempt(request, attempt)
-        return render_failure(request, _database_unavailable(exc), sender=callback,
-                              retry_url=retry_url)
+        failure = exc if isinstance(exc, IdPLogoutError) else _database_unavailable(exc)
+        return render_failure(request, failure, sender=callback, retry_url=retry_url)
 
 
 def _finish_login(request: HttpRequest, config: IdPConfig, attempt: Attempt) -> HttpResponse:

@@ -278,3 +278,23 @@ def test_every_view_works_behind_login_required_middleware(fake_op: FakeProvider
         assert client.get("/oidc/frontchannel-logout/").status_code == 200
         assert client.post("/oidc/backchannel-logout/").status_code == 415
         assert OIDCSession.objects.exists()
+
+
+def test_backend_of_a_site_without_the_app_names_the_fix() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import django\n"
+        "from django.conf import settings\n"
+        "settings.configure(INSTALLED_APPS=['django.contrib.auth', "
+        "'django.contrib.contenttypes'], DATABASES={'default': {'ENGINE': "
+        "'django.db.backends.sqlite3', 'NAME': ':memory:'}})\n"
+        "django.setup()\n"
+        "import django_idp_logout.backends\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode != 0
+    assert "django_idp_logout.E030" in result.stderr
+    assert "INSTALLED_APPS" in result.stderr.splitlines()[-1]

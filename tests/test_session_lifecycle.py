@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import DatabaseError
 from django.test import Client
 
@@ -19,6 +20,8 @@ from .conftest import ISSUER, FakeProvider, start_login
 from .test_provider_logout import logout_claims, post_token, signed_in
 
 pytestmark = pytest.mark.django_db
+
+User = get_user_model()
 
 
 def sign_in_as(fake_op: FakeProvider, client: Client, *, sub: str, sid: str) -> None:
@@ -183,3 +186,47 @@ def test_signed_cookie_logout_token_marker_uses_the_shared_store(fake_op: FakePr
     assert Client().post("/oidc/backchannel-logout/", body,
                          content_type="application/x-www-form-urlencoded").status_code == 200
     assert not signed_in(client)
+
+
+# --- a sign-in that fails after login() -----------------------------------------------------
+
+
+def test_database_failure_after_login_leaves_nobody_signed_in(fake_op: FakeProvider,
+                                                              engine: str,
+                                                              monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    from django.contrib.auth import SESSION_KEY
+
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        raise DatabaseError("database is locked")
+
+    monkeypatch.setattr(idp_session, "record", locked)
+    client = Client()
+    params = start_login(client)
+    fake_op.token_response({"id_token": fake_op.sign(fake_op.claims(params["nonce"])),
+                            "access_token": "a", "token_type": "Bearer"})
+    response = client.get("/oidc/callback/", {"code": "c", "state": params["state"]})
+    assert response.status_code == 503
+    assert SESSION_KEY not in client.session
+    assert not signed_in(client)
+
+
+def test_failed_sign_in_as_another_user_keeps_the_first(fake_op: FakeProvider,
+                                                       monkeypatch: pytest.MonkeyPatch
+                                                       ) -> None:
+    """With the default ``db`` engine the failed sign-in's session changes roll back."""
+    client = Client()
+    sign_in_as(fake_op, client, sub="alice", sid="sid-a")
+
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        raise DatabaseError("database is locked")
+
+    monkeypatch.setattr(idp_session, "record", locked)
+    params = start_login(client)
+    fake_op.token_response({"id_token": fake_op.sign(fake_op.claims(params["nonce"],
+                                                                    sub="bob")),
+                            "access_token": "a", "token_type": "Bearer"})
+    assert client.get("/oidc/callback/", {"code": "c", "state": params["state"]}
+                      ).status_code == 503
+    assert client.get("/home/").content == b"home " + User.objects.get(
+        idp_identities__subject="alice").get_username().encode()
