@@ -8,190 +8,45 @@ re-parsing the dict on every request.
 Precedence, written once here and in ``docs/configuration.rst``:
 
 1. a key in ``IDP_LOGOUT``;
-2. otherwise the mozilla-django-oidc setting listed in :data:`OIDC_FALLBACKS`, with its
-   documented meaning (so a site migrating from mozilla-django-oidc keeps working);
-3. otherwise the default in :data:`DEFAULTS`.
+2. otherwise the mozilla-django-oidc setting listed in :data:`OIDC_FALLBACKS` (module
+   ``conf_oidc``), with its documented meaning (so a site migrating from mozilla-django-oidc
+   keeps working);
+3. otherwise the default in :data:`DEFAULTS` (module ``conf_keys``, with the keys' types).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from django.conf import settings
 
-#: Asymmetric JWS algorithms this app can verify with a key from the provider's JWKS.
-ASYMMETRIC_ALGORITHMS: tuple[str, ...] = (
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+from .conf_keys import (
+    ASYMMETRIC_ALGORITHMS,
+    DEFAULT_ALGORITHMS,
+    DEFAULTS,
+    ENDPOINT_KEYS,
+    HMAC_ALGORITHMS,
+    KEY_TYPES,
+    LOGOUT_METHODS,
+    SUPPORTED_ALGORITHMS,
+    TOKEN_AUTH_METHODS,
+    is_number,
+    parse_scopes,
+    parse_timeout,
 )
-#: Accepted unless ``ALGORITHMS`` says otherwise: RS256 only, the OpenID Connect default of
-#: ``id_token_signed_response_alg`` (Dynamic Client Registration 1.0 §2). A token signed with
-#: another of the provider's keys and another algorithm is rejected.
-DEFAULT_ALGORITHMS: tuple[str, ...] = ("RS256",)
-#: HMAC (``HS256`` …) is opt-in: it needs ``CLIENT_SECRET`` and is never used with a JWKS key.
-HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
-#: Every value ``ALGORITHMS`` may hold (the system check ``E011`` validates the setting).
-SUPPORTED_ALGORITHMS = frozenset(ASYMMETRIC_ALGORITHMS) | HMAC_ALGORITHMS
+from .conf_oidc import OIDC_FALLBACKS, OIDC_IGNORED
 
-TOKEN_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
-
-#: Endpoint names accepted in ``ENDPOINTS`` (the discovery document's own key names).
-ENDPOINT_KEYS = (
-    "authorization_endpoint",
-    "token_endpoint",
-    "userinfo_endpoint",
-    "jwks_uri",
-    "end_session_endpoint",
-    "revocation_endpoint",
-    "introspection_endpoint",
-)
-
-DEFAULTS: dict[str, Any] = {
-    "PROVIDER": "generic",
-    "ISSUER": None,
-    "CLIENT_ID": None,
-    "CLIENT_SECRET": None,
-    "TOKEN_AUTH_METHOD": None,
-    "SCOPES": ("openid", "email", "profile"),
-    "AUTH_PARAMS": {},
-    "USE_DISCOVERY": True,
-    "ENDPOINTS": {},
-    "TIMEOUT": 5.0,
-    "CA_BUNDLE": None,
-    "LEEWAY": 60,
-    "ALGORITHMS": DEFAULT_ALGORITHMS,
-    "TRUSTED_AUDIENCES": (),
-    "USE_USERINFO": False,
-    "CLAIMS_MAPPING": {"email": "email", "first_name": "given_name", "last_name": "family_name"},
-    "CREATE_USERS": True,
-    "LINK_USERS_BY_EMAIL": False,
-    "REDIRECT_URI": None,
-    "LOGIN_REDIRECT_URL": None,
-    "ALLOWED_REDIRECT_HOSTS": (),
-    "LOGIN_ATTEMPT_TTL": 600,
-    "MAX_PENDING_LOGINS": 5,
-    "CACHE_ALIAS": "default",
-    "DISCOVERY_TTL": 3600,
-    "JWKS_TTL": 3600,
-    "JWKS_REFETCH_INTERVAL": 60,
-    "POST_LOGOUT_REDIRECT_URL": None,
-    "POST_LOGOUT_REDIRECT_URI": None,
-    "ALLOW_GET_LOGOUT": False,
-    "REVOKE_TOKENS_ON_LOGOUT": True,
-    "LOGOUT_METHOD": "auto",
-    "LOGOUT_PARAMS": {},
-    "LOGOUT_STATE_TTL": 600,
-    "SEND_ACCESS_TOKEN_HINT": False,
-    "CLEAR_SITE_DATA": ("cache", "storage"),
-    "FAILURE_REDIRECT_URL": None,
-    "SHOW_ERROR_DESCRIPTION": False,
-    "ERROR_TEMPLATE": "django_idp_logout/error.html",
-    "LOGOUT_TOKEN_MAX_AGE": 300,
-    "REQUIRE_LOGOUT_TOKEN_TYP": False,
-    "FRONTCHANNEL_FRAME_ANCESTORS": None,
-}
-
-#: Expected type(s) of each key, used by the system checks (``django_idp_logout.E004``).
-KEY_TYPES: dict[str, tuple[type, ...]] = {
-    "PROVIDER": (str,),
-    "ISSUER": (str,),
-    "CLIENT_ID": (str,),
-    "CLIENT_SECRET": (str, type(None)),
-    "TOKEN_AUTH_METHOD": (str, type(None)),
-    "SCOPES": (list, tuple, str),
-    "AUTH_PARAMS": (dict,),
-    "USE_DISCOVERY": (bool,),
-    "ENDPOINTS": (dict,),
-    "TIMEOUT": (int, float),
-    "CA_BUNDLE": (str, type(None)),
-    "LEEWAY": (int,),
-    "ALGORITHMS": (list, tuple),
-    "TRUSTED_AUDIENCES": (list, tuple),
-    "USE_USERINFO": (bool,),
-    "CLAIMS_MAPPING": (dict,),
-    "CREATE_USERS": (bool,),
-    "LINK_USERS_BY_EMAIL": (bool,),
-    "REDIRECT_URI": (str, type(None)),
-    "LOGIN_REDIRECT_URL": (str, type(None)),
-    "ALLOWED_REDIRECT_HOSTS": (list, tuple),
-    "LOGIN_ATTEMPT_TTL": (int,),
-    "MAX_PENDING_LOGINS": (int,),
-    "CACHE_ALIAS": (str,),
-    "DISCOVERY_TTL": (int,),
-    "JWKS_TTL": (int,),
-    "JWKS_REFETCH_INTERVAL": (int,),
-    "POST_LOGOUT_REDIRECT_URL": (str, type(None)),
-    "POST_LOGOUT_REDIRECT_URI": (str, type(None)),
-    "ALLOW_GET_LOGOUT": (bool,),
-    "REVOKE_TOKENS_ON_LOGOUT": (bool,),
-    "LOGOUT_METHOD": (str,),
-    "LOGOUT_PARAMS": (dict,),
-    "LOGOUT_STATE_TTL": (int,),
-    "SEND_ACCESS_TOKEN_HINT": (bool,),
-    "CLEAR_SITE_DATA": (list, tuple),
-    "FAILURE_REDIRECT_URL": (str, type(None)),
-    "SHOW_ERROR_DESCRIPTION": (bool,),
-    "ERROR_TEMPLATE": (str,),
-    "LOGOUT_TOKEN_MAX_AGE": (int,),
-    "REQUIRE_LOGOUT_TOKEN_TYP": (bool,),
-    "FRONTCHANNEL_FRAME_ANCESTORS": (list, tuple, type(None)),
-}
-assert KEY_TYPES.keys() == DEFAULTS.keys()
-# IdPConfig has one field per key (lower-cased), plus ``raw``: checked below the class.
-
-
-def parse_scopes(value: Any) -> tuple[str, ...]:
-    return tuple(value.split()) if isinstance(value, str) else tuple(value)
-
-
-def parse_timeout(value: Any) -> float:
-    """Seconds for ``TIMEOUT`` / ``OIDC_TIMEOUT``; never "wait forever".
-
-    ``None`` (mozilla-django-oidc's default, meaning no timeout), a non-number, zero, a
-    negative or a non-finite value mean the default (5.0). requests' ``(connect, read)`` pair
-    becomes the larger of its usable values.
-    """
-    if isinstance(value, (tuple, list)):
-        usable = [float(v) for v in value if _usable_timeout(v)]
-        value = max(usable) if usable else None
-    return float(value) if _usable_timeout(value) else float(DEFAULTS["TIMEOUT"])
-
-
-def _usable_timeout(value: Any) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and 0 < value < float("inf"))
-
-
-def _optional_str(value: Any) -> str | None:
-    """A mozilla-django-oidc setting set to ``None`` means "not set", not the string "None"."""
-    return None if value is None else str(value)
-
-
-#: mozilla-django-oidc settings honoured when the matching ``IDP_LOGOUT`` key is absent:
-#: ``OIDC_* name -> (our key, converter)``. ``ENDPOINTS`` entries are merged one by one.
-OIDC_FALLBACKS: dict[str, tuple[str, Callable[[Any], Any]]] = {
-    "OIDC_RP_CLIENT_ID": ("CLIENT_ID", _optional_str),
-    "OIDC_RP_CLIENT_SECRET": ("CLIENT_SECRET", _optional_str),  # None: a public client
-    "OIDC_RP_SCOPES": ("SCOPES", parse_scopes),
-    "OIDC_RP_SIGN_ALGO": ("ALGORITHMS", lambda v: (str(v),) if v else DEFAULT_ALGORITHMS),
-    # None (theirs: no timeout) stays None here and becomes our default in effective_settings.
-    "OIDC_TIMEOUT": ("TIMEOUT", lambda v: None if v is None else parse_timeout(v)),
-    "OIDC_CREATE_USER": ("CREATE_USERS", bool),
-    "OIDC_AUTH_REQUEST_EXTRA_PARAMS": ("AUTH_PARAMS", dict),
-    "OIDC_REDIRECT_ALLOWED_HOSTS": ("ALLOWED_REDIRECT_HOSTS", tuple),
-    "ALLOW_LOGOUT_GET_METHOD": ("ALLOW_GET_LOGOUT", bool),
-    "OIDC_OP_AUTHORIZATION_ENDPOINT": ("ENDPOINTS.authorization_endpoint", str),
-    "OIDC_OP_TOKEN_ENDPOINT": ("ENDPOINTS.token_endpoint", str),
-    "OIDC_OP_USER_ENDPOINT": ("ENDPOINTS.userinfo_endpoint", str),
-    "OIDC_OP_JWKS_ENDPOINT": ("ENDPOINTS.jwks_uri", str),
-}
-
-#: mozilla-django-oidc settings that would weaken what this app guarantees; a system check
-#: (``django_idp_logout.W002``) reports them as ignored.
-OIDC_IGNORED = ("OIDC_VERIFY_SSL", "OIDC_USE_PKCE", "OIDC_RP_IDP_SIGN_KEY", "OIDC_USE_NONCE",
-                "OIDC_STATE_SIZE", "OIDC_NONCE_SIZE", "OIDC_PKCE_CODE_CHALLENGE_METHOD")
+#: Names other modules import from here; the data lives in ``conf_keys`` and ``conf_oidc``.
+__all__ = [
+    "ASYMMETRIC_ALGORITHMS", "DEFAULTS", "DEFAULT_ALGORITHMS", "ENDPOINT_KEYS", "HMAC_ALGORITHMS",
+    "KEY_TYPES", "LOGOUT_METHODS", "NOT_INSTALLED_ID", "NOT_INSTALLED_MESSAGE", "OIDC_FALLBACKS",
+    "OIDC_IGNORED", "SUPPORTED_ALGORITHMS", "TOKEN_AUTH_METHODS", "IdPConfig",
+    "effective_settings", "get_config", "is_number", "parse_scopes", "parse_timeout",
+    "require_installed", "reset_config", "user_settings",
+]
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from django.core.checks import CheckMessage, Error, run_checks
 from django.core.checks import Warning as CheckWarning
 from django.test import override_settings
 
-from django_idp_logout import checks, conf
+from django_idp_logout import checks, conf, discovery
+from django_idp_logout.exceptions import ProviderUnavailable
 
 BASE = {"ISSUER": "https://idp.example.test", "CLIENT_ID": "c", "CLIENT_SECRET": "s"}
 DOC = Path(__file__).parent.parent / "docs" / "checks.rst"
@@ -55,21 +56,23 @@ PROBLEMS: dict[str, str] = {
     "E023": "an HMAC algorithm is listed without CLIENT_SECRET",
     "E024": "TOKEN_AUTH_METHOD needs a CLIENT_SECRET that is not set",
     "E025": "a mozilla-django-oidc fallback setting has an unusable value",
+    "E026": "LOGOUT_METHOD is not auto, GET or POST",
+    "E027": "an ENDPOINTS URL is plain http where discovery refuses it (insecure_endpoint)",
+    "E028": "a required ENDPOINTS value is not an http(s) URL",
     "E030": "django_idp_logout is not in INSTALLED_APPS (reported by the URLconf)",
     "W001": "a mozilla-django-oidc setting and its IDP_LOGOUT key differ",
     "W002": "a mozilla-django-oidc setting that would weaken a guarantee is ignored",
     "W003": "the cache is a per-process LocMemCache (outside DEBUG)",
-    "W004": "an ENDPOINTS URL uses plain http outside loopback",
     "W005": "TIMEOUT is above 30 seconds",
     "W006": "the session engine is signed_cookies",
     "W007": "no end-session endpoint is known without the network",
     "W008": "the cache is not known to be shared with an atomic add() (FileBasedCache …)",
     "W009": "the cache is a DummyCache",
-    "W010": "an ENDPOINTS value is not an http(s) URL",
+    "W010": "an optional ENDPOINTS value is not an http(s) URL (treated as absent)",
     "W011": "TIMEOUT is zero, negative or infinite (the default is used)",
 }
 
-#: Ids emitted outside checks.py.
+#: Ids emitted outside the checks package.
 ELSEWHERE = {conf.NOT_INSTALLED_ID.removeprefix("django_idp_logout.")}
 
 #: (settings overrides, the ids they must produce and nothing else). Every id appears.
@@ -130,7 +133,10 @@ CASES: list[tuple[dict[str, Any], list[str]]] = [
      ["E013", "W007"]),
     ({"IDP_LOGOUT": {**BASE, "USE_DISCOVERY": False, "ENDPOINTS": {
         **MANUAL["ENDPOINTS"], "jwks_uri": "http://idp.example.test/k"}}},
-     ["E013", "W004", "W007"]),
+     ["E027", "W007"]),
+    ({"IDP_LOGOUT": {**BASE, "USE_DISCOVERY": False, "ENDPOINTS": {
+        **MANUAL["ENDPOINTS"], "token_endpoint": "not a url"}}},
+     ["E028", "W007"]),
     ({"IDP_LOGOUT": {**BASE, "CACHE_ALIAS": "missing"}}, ["E014"]),
     ({"IDP_LOGOUT": {**BASE, "CLEAR_SITE_DATA": ['"cache"']}}, ["E015"]),
     ({"OIDC_AUTH_REQUEST_EXTRA_PARAMS": "prompt=login"}, ["E025"]),
@@ -140,10 +146,26 @@ CASES: list[tuple[dict[str, Any], list[str]]] = [
     ({"SILENCED_SYSTEM_CHECKS": []}, ["W003"]),
     ({"SILENCED_SYSTEM_CHECKS": [], "DEBUG": True}, []),
     ({"IDP_LOGOUT": {**BASE, "ENDPOINTS": {"token_endpoint": "http://idp.example.test/t"}}},
-     ["W004"]),
+     ["E027"]),
+    # An https issuer refuses plain http even on loopback (not only outside it).
+    ({"IDP_LOGOUT": {**BASE, "ENDPOINTS": {"end_session_endpoint": "http://127.0.0.1/x"}}},
+     ["E027"]),
+    ({"IDP_LOGOUT": {**BASE, "ISSUER": "http://127.0.0.1:9", "ENDPOINTS": {
+        "token_endpoint": "http://localhost:9/t", "jwks_uri": "https://idp.example.test/k"}}},
+     []),
+    ({"IDP_LOGOUT": {**BASE, "ISSUER": "http://127.0.0.1:9", "ENDPOINTS": {
+        "userinfo_endpoint": "http://idp.example.test/u"}}}, ["E027"]),
     ({"IDP_LOGOUT": {**BASE, "ENDPOINTS": {"token_endpoint": "idp.example.test/t"}}},
+     ["E028"]),
+    ({"IDP_LOGOUT": {**BASE, "ENDPOINTS": {"jwks_uri": 42}}}, ["E028"]),
+    ({"IDP_LOGOUT": {**BASE, "ENDPOINTS": {"end_session_endpoint": "idp.example.test/x"}}},
      ["W010"]),
-    ({"IDP_LOGOUT": {**BASE, "ENDPOINTS": {"token_endpoint": 42}}}, ["W010"]),
+    ({"IDP_LOGOUT": {**BASE, "ENDPOINTS": {"revocation_endpoint": 42}}}, ["W010"]),
+    ({"IDP_LOGOUT": {**BASE, "LOGOUT_METHOD": "PUT"}}, ["E026"]),
+    ({"IDP_LOGOUT": {**BASE, "LOGOUT_METHOD": ""}}, ["E026"]),
+    ({"IDP_LOGOUT": {**BASE, "LOGOUT_METHOD": "post"}}, []),
+    ({"IDP_LOGOUT": {**BASE, "LOGOUT_METHOD": "GET"}}, []),
+    ({"IDP_LOGOUT": {**BASE, "LOGOUT_METHOD": "Auto"}}, []),
     ({"IDP_LOGOUT": {**BASE, "TIMEOUT": 60}}, ["W005"]),
     ({"SESSION_ENGINE": COOKIE_ENGINE}, ["W006"]),
     ({"IDP_LOGOUT": {**BASE, **MANUAL}}, ["W007"]),
@@ -255,7 +277,7 @@ def test_app_ids(overrides: dict[str, Any], expected: list[str]) -> None:
 def test_not_installed_is_reported() -> None:
     """``E030`` comes from the URLconf, the only code of the app Django runs when it is not
     installed: import a fresh copy of ``urls.py`` without the app and run its pattern checks."""
-    path = Path(checks.__file__).parent / "urls.py"
+    path = Path(conf.__file__).parent / "urls.py"
     apps = ["django.contrib.auth", "django.contrib.contenttypes", "django.contrib.sessions"]
     with override_settings(INSTALLED_APPS=apps):
         spec = importlib.util.spec_from_file_location("django_idp_logout._urls_probe", path)
@@ -338,3 +360,37 @@ def test_checks_use_no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(requests.Session, "request", boom)
     assert ids(IDP_LOGOUT=BASE) == []
+
+
+@pytest.mark.parametrize("issuer", [BASE["ISSUER"], "http://127.0.0.1:9", "http://localhost"])
+@pytest.mark.parametrize(("name", "url"), [
+    ("token_endpoint", "https://idp.example.test/t2"),
+    ("token_endpoint", "http://idp.example.test/t2"),
+    ("token_endpoint", "http://127.0.0.1:9/t2"),
+    ("token_endpoint", "http://[::1]:9/t2"),
+    ("token_endpoint", "not a url"),
+    ("token_endpoint", "http:///no-host"),
+    ("end_session_endpoint", "http://localhost/x"),
+    ("end_session_endpoint", "https://[::1"),
+    ("revocation_endpoint", 42),
+])
+def test_checks_report_what_discovery_refuses(issuer: str, name: str, url: Any) -> None:
+    """E027 / E028 / W010 exactly when discovery refuses the provider or drops the endpoint."""
+    with override_settings(IDP_LOGOUT={**BASE, **MANUAL, "ISSUER": issuer, "ENDPOINTS": {
+            **MANUAL["ENDPOINTS"], name: url}}):
+        found = {short(m.id or "") for m in checks.check_settings()} & {"E027", "E028", "W010"}
+        try:
+            dropped = discovery.get_metadata().endpoint(name) is None
+            refused = None
+        except ProviderUnavailable as exc:
+            dropped, refused = False, exc.code
+    expected = ({"E027"} if refused == "insecure_endpoint"
+                else {"E028"} if refused == "provider_bad_response"
+                else {"W010"} if dropped else set())
+    assert found == expected
+
+
+def test_empty_algorithms_hint_names_the_default() -> None:
+    (message,) = messages(IDP_LOGOUT={**BASE, "ALGORITHMS": []})
+    assert ", ".join(conf.DEFAULT_ALGORITHMS) in (message.hint or "")
+    assert "asymmetric" not in (message.hint or "")

@@ -49,6 +49,25 @@ def test_discovery_url_strips_trailing_slash() -> None:
         "https://a.test/realm/.well-known/openid-configuration")
 
 
+@pytest.mark.parametrize(("url", "issuer", "status"), [
+    ("https://idp.test/t", "https://idp.test", "ok"),
+    ("https://idp.test/t", "http://localhost:8000", "ok"),
+    ("http://localhost:8000/t", "http://127.0.0.1:8000", "ok"),
+    ("http://[::1]:8000/t", "http://localhost", "ok"),
+    ("http://127.0.0.1/t", "https://idp.test", "insecure"),  # https issuer: never plain http
+    ("http://idp.test/t", "http://localhost", "insecure"),
+    ("http://localhost/t", "http://idp.test", "insecure"),
+    ("HTTP://idp.test/t", "https://idp.test", "insecure"),
+    ("http:///t", "http://localhost", "unusable"),
+    ("ftp://idp.test/t", "https://idp.test", "unusable"),
+    ("idp.test/t", "https://idp.test", "unusable"),
+    ("https://[::1", "https://idp.test", "unusable"),
+    (42, "https://idp.test", "unusable"),
+])
+def test_endpoint_status_is_the_https_rule(url: Any, issuer: str, status: str) -> None:
+    assert discovery.endpoint_status(url, issuer) == status
+
+
 def test_insecure_endpoints_in_discovery_are_rejected(fake_op: FakeProvider) -> None:
     fake_op.discovery["token_endpoint"] = "http://idp.example.test/token"
     with pytest.raises(ProviderUnavailable) as info:

@@ -19,7 +19,7 @@ import pytest
 import requests
 from django.test import Client
 
-from django_idp_logout import discovery, http, tokens
+from django_idp_logout import discovery, http, jwks, tokens
 from django_idp_logout.conf import SUPPORTED_ALGORITHMS, get_config
 from django_idp_logout.exceptions import InvalidToken, ProviderUnavailable
 
@@ -438,7 +438,7 @@ def test_forged_logout_tokens_cannot_starve_key_rotation(fake_op: FakeProvider,
         for raw in forged:
             assert post_logout_token(raw).status_code == 400
     # First fetch, then the untrusted budget, then nothing.
-    assert jwks_fetches(fake_op) == 1 + discovery.MAX_UNTRUSTED_REFETCHES_PER_INTERVAL
+    assert jwks_fetches(fake_op) == 1 + jwks.MAX_UNTRUSTED_REFETCHES_PER_INTERVAL
     warnings = [r for r in caplog.records if r.name == "django_idp_logout"
                 and r.levelno == logging.WARNING and "budget" in r.getMessage()]
     assert len(warnings) == 1
@@ -446,7 +446,7 @@ def test_forged_logout_tokens_cannot_starve_key_rotation(fake_op: FakeProvider,
     # The provider rotates: an ID token with the genuinely new kid still gets its refetch.
     fake_op.keys = [key("k1"), key("k-rotated")]
     id_token_check(fake_op, key("k-rotated"))
-    assert jwks_fetches(fake_op) == 2 + discovery.MAX_UNTRUSTED_REFETCHES_PER_INTERVAL
+    assert jwks_fetches(fake_op) == 2 + jwks.MAX_UNTRUSTED_REFETCHES_PER_INTERVAL
 
 
 def test_forged_tokens_naming_the_next_kid_do_not_block_it(fake_op: FakeProvider) -> None:
@@ -461,12 +461,12 @@ def test_forged_tokens_naming_the_next_kid_do_not_block_it(fake_op: FakeProvider
 
 def test_id_token_refetches_are_bounded_too(fake_op: FakeProvider) -> None:
     rogue = key("rogue")
-    for _ in range(discovery.MAX_TRUSTED_REFETCHES_PER_INTERVAL + 5):
+    for _ in range(jwks.MAX_TRUSTED_REFETCHES_PER_INTERVAL + 5):
         nonce = "n"
         raw = fake_op.sign(fake_op.claims(nonce), rogue, headers={"kid": uuid.uuid4().hex})
         with pytest.raises(InvalidToken):
             tokens.validate_id_token(raw, nonce=nonce)
-    assert jwks_fetches(fake_op) == 1 + discovery.MAX_TRUSTED_REFETCHES_PER_INTERVAL
+    assert jwks_fetches(fake_op) == 1 + jwks.MAX_TRUSTED_REFETCHES_PER_INTERVAL
 
 
 # --- 7. a key replaced under the same kid ----------------------------------------------------

@@ -1,0 +1,92 @@
+"""System checks ``django_idp_logout.E0xx`` / ``W0xx``. They never use the network.
+
+One id names one problem, whatever key or value it is about: the message says which, the hint
+says how to fix it. The ids are stable and listed, with their fixes, in ``docs/checks.rst``;
+the test suite asserts the list and provokes every id.
+
+Errors are kept for configurations that cannot work (an Error stops ``migrate`` and
+``runserver``); what only some set-ups need, or what works at some cost, is a Warning.
+
+This module registers the three checks Django runs; each job has its module:
+:mod:`.values` (keys, types, ranges, algorithms, logout options), :mod:`.endpoints`
+(``ISSUER`` and ``ENDPOINTS``), :mod:`.cache`, :mod:`.compat` (mozilla-django-oidc) and
+:mod:`.wiring` (backend, middleware, apps, session engine, URLconf).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.apps import AppConfig
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, register
+
+from ..conf import effective_settings, user_settings
+from .cache import check_cache
+from .common import check_id
+from .compat import check_fallback_values, check_mozilla_settings
+from .endpoints import check_end_session, check_provider_urls
+from .values import (
+    check_algorithms,
+    check_client_auth,
+    check_logout,
+    check_numbers,
+    check_provider,
+    check_required,
+    check_types,
+    check_unknown_keys,
+)
+from .wiring import check_session_engine, check_urls, check_wiring
+
+__all__ = ["CHECK_IDS", "check_settings", "check_urls", "check_wiring"]
+
+#: Every check id this package can emit (asserted by the test suite and docs). Numbers are
+#: never reused: a new problem gets the next free number of its level (E030 is the URLconf's,
+#: ``conf.NOT_INSTALLED_ID``). W004 is retired: a plain-http endpoint is E027 now.
+CHECK_IDS = (
+    "E001", "E002", "E003", "E004", "E005", "E006", "E007", "E008", "E009", "E010", "E011",
+    "E012", "E013", "E014", "E015", "E016", "E017", "E018", "E019", "E020", "E021", "E022",
+    "E023", "E024", "E025", "E026", "E027", "E028",
+    "W001", "W002", "W003", "W005", "W006", "W007", "W008", "W009", "W010", "W011",
+)
+
+
+def check_settings(app_configs: Sequence[AppConfig] | None = None,
+                   **kwargs: Any) -> list[CheckMessage]:
+    """``IDP_LOGOUT`` itself: presence, keys, types, values."""
+    raw = getattr(settings, "IDP_LOGOUT", None)
+    if raw is None:
+        return [Error("IDP_LOGOUT is not set.",
+                      hint='Add IDP_LOGOUT = {"ISSUER": "https://…", "CLIENT_ID": "…"} '
+                           "to your settings.", id=check_id("E001"))]
+    if not isinstance(raw, Mapping):
+        return [Error(f"IDP_LOGOUT must be a dict, not {type(raw).__name__}.",
+                      hint='Write it as IDP_LOGOUT = {"ISSUER": "https://…", "CLIENT_ID": "…", '
+                           "…}.", id=check_id("E016"))]
+    ours = user_settings()
+    errors = check_unknown_keys(ours)
+    unusable = check_fallback_values()
+    if unusable:
+        return errors + unusable  # effective_settings() could not merge them
+    merged = effective_settings()
+    errors += check_required(merged)
+    errors += check_types(ours, merged)
+    if any(e.id == check_id("E004") for e in errors):
+        return errors  # the checks below assume the types are right
+    errors += check_provider(merged)
+    errors += check_provider_urls(merged)
+    errors += check_algorithms(merged)
+    errors += check_client_auth(merged)
+    errors += check_cache(merged)
+    errors += check_numbers(merged)
+    errors += check_mozilla_settings(ours)
+    errors += check_session_engine()
+    errors += check_logout(merged)
+    errors += check_end_session(merged)
+    return errors
+
+
+register(check_settings, Tags.security)
+register(check_wiring, Tags.compatibility)
+register(check_urls, Tags.urls)
