@@ -10,6 +10,13 @@
 //
 // The interactions are oidc-provider's development ones: any login name signs in as that
 // account (the password field is not checked), and consent is a single button.
+//
+// Front-channel logout (OpenID Connect Front-Channel Logout 1.0) was removed from
+// oidc-provider in v8 (this is v9), so it is emulated below the way oidc-provider v7 did it:
+// clients may register `frontchannel_logout_uri` and `frontchannel_logout_session_required`;
+// when the provider's session ends (POST /session/end/confirm), instead of redirecting at once
+// the provider answers with a page on its own origin that loads each such client's URI, with
+// `iss` and that client's `sid`, in a hidden iframe, then continues to the redirect.
 import { readFileSync } from 'node:fs';
 import { generateKeyPair, exportJWK } from 'jose';
 import Provider from 'oidc-provider';
@@ -62,6 +69,20 @@ const configuration = {
     rpInitiatedLogout: { enabled: true },
     backchannelLogout: { enabled: true },
   },
+  extraClientMetadata: {
+    properties: ['frontchannel_logout_uri', 'frontchannel_logout_session_required'],
+    validator(ctx, key, value) {
+      if (key === 'frontchannel_logout_uri' && value !== undefined) {
+        const { protocol } = new URL(value); // throws for a non-URL
+        if (!['http:', 'https:'].includes(protocol)) throw new TypeError(`${key} must be http(s)`);
+      }
+    },
+  },
+  discovery: {
+    claim_types_supported: ['normal'],
+    frontchannel_logout_supported: true,
+    frontchannel_logout_session_supported: true,
+  },
   pkce: { required: () => true },
   ttl: {
     AccessToken: 3600,
@@ -82,6 +103,74 @@ if (process.env.OP_ALLOW_LOOPBACK_FETCH === '1') {
 
 const provider = new Provider(issuer, configuration);
 provider.on('server_error', (ctx, err) => console.error('server_error', err));
+
+// --- Front-channel logout emulation (see the header) ---
+
+// ID tokens carry `sid` for front-channel clients that require it, as for back-channel ones.
+const includeSid = provider.Client.prototype.includeSid;
+provider.Client.prototype.includeSid = function includeSidWithFrontchannel() {
+  return includeSid.call(this)
+    || Boolean(this.frontchannel_logout_uri && this.frontchannel_logout_session_required);
+};
+
+const escapeHtml = (value) => String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function frontchannelLogoutPage(frames, redirectTo) {
+  // As oidc-provider v7's default frontchannelLogoutPendingSource: hidden iframes, then the
+  // redirect once all of them have loaded (or after 2.5 s).
+  const target = JSON.stringify(redirectTo).replace(/</g, '\\u003c');
+  return `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Signing out</title>
+<style>iframe{visibility:hidden;position:absolute;left:0;top:0;height:0;width:0;border:none}</style>
+</head><body>
+<p id="op-frontchannel">Signing you out of ${frames.length} application(s)…</p>
+${frames.map((uri) => `<iframe class="op-frontchannel-frame" src="${escapeHtml(uri)}"></iframe>`).join('\n')}
+<script>
+  var loaded = 0;
+  function redirect() { window.location.replace(${target}); }
+  Array.prototype.slice.call(document.querySelectorAll('iframe')).forEach(function (frame) {
+    frame.onload = function () { loaded += 1; if (loaded === ${frames.length}) redirect(); };
+  });
+  setTimeout(redirect, 2500);
+</script>
+<noscript><a href="${escapeHtml(redirectTo)}">Continue</a></noscript>
+</body></html>`;
+}
+
+provider.use(async (ctx, next) => {
+  const confirming = ctx.method === 'POST' && ctx.path === '/session/end/confirm';
+  if (!confirming) {
+    await next();
+    return;
+  }
+  // The session about to end, read before oidc-provider destroys it (or drops the client).
+  const session = await provider.Session.get(ctx);
+  const authorizations = structuredClone(session.authorizations || {});
+  const requestingClient = session.state ? session.state.clientId : undefined;
+  await next();
+  if (ctx.status !== 303 || !ctx.oidc) return; // the logout did not happen
+  const everyClient = Boolean(ctx.oidc.params && ctx.oidc.params.logout);
+  const frames = [];
+  for (const [clientId, { sid }] of Object.entries(authorizations)) {
+    if (!everyClient && clientId !== requestingClient) continue;
+    const client = await provider.Client.find(clientId);
+    if (!client || !client.frontchannel_logout_uri) continue;
+    const uri = new URL(client.frontchannel_logout_uri);
+    if (sid) {
+      // OpenID Connect Front-Channel Logout 1.0 §2: iss and sid as query parameters (always
+      // added, as v7 did; required when frontchannel_logout_session_required is true).
+      uri.searchParams.set('iss', issuer);
+      uri.searchParams.set('sid', sid);
+    }
+    frames.push(uri.href);
+  }
+  if (!frames.length) return;
+  const redirectTo = ctx.response.get('Location');
+  ctx.remove('Location');
+  ctx.status = 200;
+  ctx.type = 'html';
+  ctx.body = frontchannelLogoutPage(frames, redirectTo);
+});
 provider.listen(port, '127.0.0.1', () => {
   console.log(`op listening on ${issuer}`);
 });
