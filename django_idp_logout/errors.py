@@ -4,8 +4,9 @@ can use.
 The page shows a translated title and message chosen by the error's code (and stage), what
 the user can do next, and a short reference id; never the provider's text (unless
 ``SHOW_ERROR_DESCRIPTION`` is on *and* ``DEBUG``). The log record, on the
-``django_idp_logout`` logger, has the stage, provider, code, reference id and the provider's
-``error_description`` / ``error_uri`` with control characters removed and length capped.
+``django_idp_logout`` logger at the level :func:`level_for` picks (who has to act), has the
+stage, provider, code, reference id and the provider's ``error_description`` / ``error_uri``
+with control characters removed and length capped.
 Tokens, codes and secrets are never passed to either.
 """
 
@@ -134,11 +135,24 @@ EXPLANATIONS: dict[str, Explanation] = {
         "minutes.")),
     "provider_bad_response": Explanation(_PROVIDER, _(
         "The sign-in service answered in a way we cannot accept. Please try again later.")),
-    "database_unavailable": Explanation(_("The site is busy"), _(
-        "This site could not finish signing you in right now. Please try again in a moment.")),
+    # The provider's metadata cannot be used safely: an operator must fix it, retrying won't.
     "discovery_issuer_mismatch": Explanation(_SETUP, _(
         "The sign-in service is not configured correctly for this site. Please contact the "
         "site's administrators and quote the reference below."), retry=False),
+    # A plain-http endpoint in the discovery document (or ENDPOINTS) while ISSUER is https.
+    "insecure_endpoint": Explanation(_SETUP, _(
+        "The sign-in service is not set up securely for this site, so it was not used. "
+        "Please contact the site's administrators and quote the reference below."),
+        retry=False),
+    # This site's database failed during sign-in (503); every write was rolled back.
+    "database_unavailable": Explanation(_("The site is busy"), _(
+        "This site could not finish signing you in right now. Please try again in a moment.")),
+    # The ID token did not assert one of the acr_values the site requires (e.g. no second
+    # factor): an interactive retry lets the user complete the stronger sign-in.
+    "id_token:invalid_acr": Explanation(_("Stronger sign-in required"), _(
+        "This site requires a stronger sign-in, for example with a second factor, and your "
+        "identity provider did not confirm one. Please sign in again and complete every step "
+        "your identity provider asks for."), retry="interactive"),
     # The ID token or UserInfo failed validation.
     "id_token:*": Explanation(_UNVERIFIED, _(
         "The answer from your identity provider could not be verified, so you were not "

@@ -42,4 +42,5 @@ def end_session_response(request: HttpRequest, provider: Provider, endpoint: str
         "action": endpoint, "params": sorted(params.items()), "script_url": _script_url(),
     })
     response["Referrer-Policy"] = "no-referrer"
+    response["Content-Security-Policy"] = "frame-ancestors 'none'"
     return no_store(response)

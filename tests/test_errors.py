@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -12,6 +13,7 @@ from django.contrib.auth import SESSION_KEY
 from django.test import Client, override_settings
 
 from django_idp_logout import errors
+from django_idp_logout.exceptions import InvalidToken, ProviderUnavailable, TokenError
 from django_idp_logout.signals import login_failed
 
 from .conftest import FakeProvider, start_login
@@ -294,3 +296,195 @@ def test_database_failure_during_sign_in_is_a_503_and_rolls_back(
     assert "The site is busy" in response.content.decode()
     assert SESSION_KEY not in client.session
     assert not OIDCIdentity.objects.exists()  # the user and identity writes rolled back
+
+
+# --- codes added by the hardening round: each has its own safe, translated page ------------------
+
+
+def failure_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """The records of ``log_failure`` (one per failure; other lines have no reference)."""
+    return [r for r in caplog.records
+            if r.name == "django_idp_logout" and "reference=" in r.getMessage()]
+
+
+def page_text(response: Any) -> str:
+    return response.content.decode().replace("&#x27;", "'")
+
+
+def test_insecure_endpoint_is_an_operator_page(client: Client, fake_op: FakeProvider,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    fake_op.discovery["token_endpoint"] = "http://idp.example.test/token"
+    with caplog.at_level(logging.INFO, logger="django_idp_logout"):
+        response = client.get("/oidc/login/", {"next": "/home/"})
+    assert response.status_code == 502
+    body = page_text(response)
+    explanation = errors.EXPLANATIONS["insecure_endpoint"]
+    assert str(explanation.title) in body
+    assert str(explanation.message) in body
+    assert explanation.retry is False
+    assert "Sign in again" not in body  # retrying cannot help: an operator must act
+    # Neither the provider's URL nor the operator's fix reaches the page.
+    assert "http://idp.example.test" not in body
+    assert "ENDPOINTS" not in body
+    (record,) = failure_records(caplog)
+    assert record.levelno == logging.ERROR
+    assert "stage=discovery" in record.getMessage()
+    assert "code=insecure_endpoint" in record.getMessage()
+    assert not [c for c in fake_op.mock.calls if c.request.url.startswith("http://")]
+
+
+ACR_REQUIRED = {"AUTH_PARAMS": {"acr_values": "urn:example:acr:mfa"}}
+
+
+def test_invalid_acr_asks_for_a_stronger_sign_in(client: Client, fake_op: FakeProvider,
+                                                 settings: Any,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    settings.IDP_LOGOUT = {**settings.IDP_LOGOUT, **ACR_REQUIRED}
+    params = start_login(client, "/home/?step-up")
+    fake_op.token_response({"id_token": fake_op.sign(fake_op.claims(
+        params["nonce"], acr="urn:example:acr:password-only")),
+        "access_token": "a", "token_type": "Bearer"})
+    with caplog.at_level(logging.INFO, logger="django_idp_logout"):
+        response = client.get("/oidc/callback/", {"code": "c", "state": params["state"]})
+    assert response.status_code == 502
+    assert SESSION_KEY not in client.session
+    body = page_text(response)
+    explanation = errors.EXPLANATIONS["id_token:invalid_acr"]
+    assert explanation is errors.explain(InvalidToken(code="invalid_acr"))
+    assert str(explanation.title) in body
+    assert str(explanation.message) in body
+    assert "password-only" not in body  # the token's claims never reach the page
+    # The retry is offered, interactive (no prompt=none), and keeps the attempt's next.
+    retry = parse_qs(urlsplit(body.split('href="')[1].split('"')[0].replace("&amp;", "&"))
+                     .query)
+    assert retry["interactive"] == ["1"]
+    assert retry["next"] == ["/home/?step-up"]
+    (record,) = failure_records(caplog)
+    assert record.levelno == logging.WARNING  # a rejected token, not an outage
+    assert "stage=id_token" in record.getMessage()
+    assert "code=invalid_acr" in record.getMessage()
+
+
+def test_database_unavailable_has_its_own_page_and_is_an_error() -> None:
+    exc = errors.IdPLogoutError(code="database_unavailable", stage="login", status=503)
+    explanation = errors.explain(exc)
+    assert explanation is errors.EXPLANATIONS["database_unavailable"]
+    assert explanation is not errors.DEFAULT_EXPLANATION
+    assert explanation.retry is True
+    assert errors.level_for(exc) == logging.ERROR
+
+
+@pytest.mark.parametrize(("exc", "level"), [
+    (ProviderUnavailable(code="insecure_endpoint", stage="discovery"), logging.ERROR),
+    (ProviderUnavailable(code="provider_timeout", stage="token"), logging.ERROR),
+    (TokenError(code="invalid_client"), logging.ERROR),
+    (TokenError(code="invalid_grant"), logging.WARNING),
+    (InvalidToken(code="invalid_acr"), logging.WARNING),
+    (InvalidToken(code="disallowed_algorithm"), logging.WARNING),
+    (errors.IdPLogoutError(code="access_denied", stage="authorize"), logging.INFO),
+    (errors.IdPLogoutError(code="login_required", stage="authorize"), logging.INFO),
+])
+def test_log_level_says_who_must_act(exc: errors.IdPLogoutError, level: int) -> None:
+    assert errors.level_for(exc) == level
+
+
+def test_new_codes_are_translated(client: Client, fake_op: FakeProvider, settings: Any) -> None:
+    from django.utils import translation
+
+    for key in ("insecure_endpoint", "id_token:invalid_acr", "database_unavailable"):
+        explanation = errors.EXPLANATIONS[key]
+        with translation.override("de"):
+            german = (str(explanation.title), str(explanation.message))
+        assert german != (str(explanation.title), str(explanation.message)), key
+        assert all(german), key
+    settings.MIDDLEWARE = [settings.MIDDLEWARE[0], "django.middleware.locale.LocaleMiddleware",
+                           *settings.MIDDLEWARE[1:]]
+    fake_op.discovery["jwks_uri"] = "http://idp.example.test/jwks"
+    body = client.get("/oidc/login/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert "Anmeldung nicht möglich" in body
+    assert "nicht sicher eingerichtet" in body
+
+
+# --- the German catalogue covers every translatable string of the package ---------------------
+
+PACKAGE = Path(__file__).parent.parent / "django_idp_logout"
+CATALOGUE = PACKAGE / "locale" / "de" / "LC_MESSAGES"
+GETTEXT_NAMES = {"_", "gettext", "gettext_lazy", "gettext_noop", "pgettext", "pgettext_lazy"}
+
+
+def source_strings() -> set[str]:
+    """Every literal passed to gettext in the package's code and templates."""
+    import ast
+    import re
+
+    found: set[str] = set()
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id in GETTEXT_NAMES and node.args
+                    and isinstance(node.args[-1] if node.func.id.startswith("p")
+                                   else node.args[0], ast.Constant)):
+                value = (node.args[-1] if node.func.id.startswith("p") else node.args[0]).value
+                if isinstance(value, str):
+                    found.add(value)
+    tag = re.compile(r"""{%\s*(?:translate|trans)\s+(["'])(.*?)\1""")
+    block = re.compile(r"{%\s*blocktrans(?:late)?\s*%}(.*?){%\s*endblocktrans(?:late)?\s*%}",
+                       re.S)
+    for path in (PACKAGE / "templates").rglob("*.html"):
+        text = path.read_text(encoding="utf-8")
+        found.update(m.group(2) for m in tag.finditer(text))
+        found.update(re.sub(r"{{\s*(\w+)\s*}}", r"%(\1)s", m.group(1))
+                     for m in block.finditer(text))
+    return found
+
+
+def read_po(path: Path) -> dict[str, tuple[str, bool]]:
+    """``{msgid: (msgstr, fuzzy)}`` of a .po file without plural forms (obsolete entries
+    skipped)."""
+    import ast
+
+    entries: dict[str, tuple[str, bool]] = {}
+    for chunk in path.read_text(encoding="utf-8").split("\n\n"):
+        lines = [line for line in chunk.splitlines() if not line.startswith("#~")]
+        fuzzy = any(line.startswith("#,") and "fuzzy" in line for line in lines)
+        parts: dict[str, str] = {}
+        current = None
+        for line in lines:
+            if line.startswith(("msgid ", "msgstr ", "msgctxt ", "msgid_plural ")):
+                current, _, rest = line.partition(" ")
+                parts[current] = ast.literal_eval(rest)
+            elif line.startswith('"') and current is not None:
+                parts[current] += ast.literal_eval(line)
+        assert "msgid_plural" not in parts, "plural forms: extend read_po"
+        if parts.get("msgid"):
+            entries[parts["msgid"]] = (parts.get("msgstr", ""), fuzzy)
+    return entries
+
+
+def test_german_catalogue_covers_the_whole_package() -> None:
+    import gettext
+
+    po = read_po(CATALOGUE / "django.po")
+    strings = source_strings()
+    assert "Signing out" in strings  # the extraction itself works (templates)
+    assert "short-lived shared value" in strings  # and Python
+    missing = sorted(s for s in strings if s not in po)
+    assert missing == [], "run makemessages -l de in django_idp_logout/ and translate"
+    untranslated = sorted(s for s, (t, fuzzy) in po.items() if not t or fuzzy)
+    assert untranslated == []
+    with (CATALOGUE / "django.mo").open("rb") as mo_file:
+        compiled = gettext.GNUTranslations(mo_file)
+    stale = sorted(s for s, (t, _) in po.items() if compiled.gettext(s) != t)
+    assert stale == [], "run compilemessages -l de in django_idp_logout/"
+
+
+def test_logout_post_page_is_translated() -> None:
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    with translation.override("de"):
+        body = render_to_string("django_idp_logout/logout_post.html",
+                                {"action": "https://idp.example.test/logout", "params": []})
+    assert "Abmeldung läuft" in body
+    assert "Weiter" in body
+    assert "Signing out" not in body
