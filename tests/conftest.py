@@ -139,6 +139,20 @@ def fake_op(settings: Any) -> Iterator[FakeProvider]:
         yield FakeProvider(mock)
 
 
+def capture_outbound_kwargs(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Record the keyword arguments of the next outbound call (which then fails)."""
+    import requests
+
+    seen: dict[str, Any] = {}
+
+    def fake(self: Any, method: str, url: str, **kwargs: Any) -> Any:
+        seen.update(kwargs)
+        raise requests.ConnectionError
+
+    monkeypatch.setattr(requests.Session, "request", fake)
+    return seen
+
+
 def start_login(client: Any, next_url: str = "/home/") -> dict[str, str]:
     """GET login/ and return the authorization request's query parameters."""
     response = client.get("/oidc/login/", {"next": next_url})

@@ -10,14 +10,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-import requests
 import responses
 from django.test import Client
 
 from django_idp_logout import discovery, http
 from django_idp_logout.exceptions import ProviderUnavailable
 
-from .conftest import ISSUER, FakeProvider
+from .conftest import ISSUER, FakeProvider, capture_outbound_kwargs
 
 pytestmark = pytest.mark.django_db
 
@@ -156,13 +155,7 @@ def test_every_request_has_timeout_and_verification(settings: Any,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     settings.IDP_LOGOUT = {"ISSUER": ISSUER, "CLIENT_ID": "c", "TIMEOUT": 2.5,
                            "CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt"}
-    seen: dict[str, Any] = {}
-
-    def fake(self: Any, method: str, url: str, **kwargs: Any) -> Any:
-        seen.update(kwargs)
-        raise requests.ConnectionError
-
-    monkeypatch.setattr(requests.Session, "request", fake)
+    seen = capture_outbound_kwargs(monkeypatch)
     with pytest.raises(ProviderUnavailable):
         http.request("GET", f"{ISSUER}/x", stage="discovery")
     assert seen["timeout"] == 2.5

@@ -16,14 +16,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-import requests
 from django.test import Client
 
 from django_idp_logout import discovery, http, jwks, tokens
 from django_idp_logout.conf import SUPPORTED_ALGORITHMS, get_config
 from django_idp_logout.exceptions import InvalidToken, ProviderUnavailable
 
-from .conftest import CLIENT_ID, ISSUER, FakeProvider, key, start_login
+from .conftest import CLIENT_ID, ISSUER, FakeProvider, capture_outbound_kwargs, key, start_login
 
 pytestmark = pytest.mark.django_db
 
@@ -202,13 +201,7 @@ def test_no_timeout_means_the_default_never_forever(settings: Any, overrides: di
     for name, value in overrides.items():
         setattr(settings, name, value)
     assert get_config().timeout == 5.0
-    seen: dict[str, Any] = {}
-
-    def fake(self: Any, method: str, url: str, **kwargs: Any) -> Any:
-        seen.update(kwargs)
-        raise requests.ConnectionError
-
-    monkeypatch.setattr(requests.Session, "request", fake)
+    seen = capture_outbound_kwargs(monkeypatch)
     with pytest.raises(ProviderUnavailable):
         http.request("GET", f"{ISSUER}/x", stage="discovery")
     assert seen["timeout"] == 5.0

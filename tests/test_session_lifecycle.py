@@ -33,6 +33,10 @@ def sign_in_as(fake_op: FakeProvider, client: Client, *, sub: str, sid: str) -> 
     assert response.status_code == 302, response.content
 
 
+def database_down(*args: Any, **kwargs: Any) -> Any:
+    raise DatabaseError("database is down")
+
+
 def frontchannel(client: Client, sid: str, iss: str = ISSUER) -> Any:
     return client.get("/oidc/frontchannel-logout/", {"iss": iss, "sid": sid})
 
@@ -127,10 +131,7 @@ def test_backchannel_after_a_database_error_can_be_retried(fake_op: FakeProvider
     token = fake_op.sign(logout_claims(sub="alice", sid="sid-a"))
     real = idp_session.end_sessions
 
-    def down(*args: Any, **kwargs: Any) -> Any:
-        raise DatabaseError("database is down")
-
-    monkeypatch.setattr(idp_session, "end_sessions", down)
+    monkeypatch.setattr(idp_session, "end_sessions", database_down)
     response = post_token(token)
     assert response.status_code == 503
     assert int(response["Retry-After"]) > 0
@@ -197,10 +198,7 @@ def test_database_failure_after_login_leaves_nobody_signed_in(fake_op: FakeProvi
                                                               ) -> None:
     from django.contrib.auth import SESSION_KEY
 
-    def locked(*args: Any, **kwargs: Any) -> Any:
-        raise DatabaseError("database is locked")
-
-    monkeypatch.setattr(idp_session, "record", locked)
+    monkeypatch.setattr(idp_session, "record", database_down)
     client = Client()
     params = start_login(client)
     fake_op.token_response({"id_token": fake_op.sign(fake_op.claims(params["nonce"])),
@@ -218,10 +216,7 @@ def test_failed_sign_in_as_another_user_keeps_the_first(fake_op: FakeProvider,
     client = Client()
     sign_in_as(fake_op, client, sub="alice", sid="sid-a")
 
-    def locked(*args: Any, **kwargs: Any) -> Any:
-        raise DatabaseError("database is locked")
-
-    monkeypatch.setattr(idp_session, "record", locked)
+    monkeypatch.setattr(idp_session, "record", database_down)
     params = start_login(client)
     fake_op.token_response({"id_token": fake_op.sign(fake_op.claims(params["nonce"],
                                                                     sub="bob")),
