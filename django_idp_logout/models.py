@@ -82,7 +82,8 @@ class SharedValue(models.Model):
     """
 
     key = models.CharField(_("key"), max_length=128, primary_key=True)
-    value = models.JSONField(_("value"), null=True, blank=True)
+    #: JSON text (a plain text column: no JSON support needed from the database).
+    value = models.TextField(_("value"), blank=True, default="")
     expires = models.DateTimeField(_("expires"), db_index=True)
 
     class Meta:

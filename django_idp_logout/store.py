@@ -23,6 +23,7 @@ appears in a key, a row, or a log. Database errors propagate as
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import secrets
@@ -91,6 +92,18 @@ def _ttl(ttl: float) -> int:
     return max(int(ttl), 1)
 
 
+def _encode(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _decode(text: str | None) -> Any:
+    """The stored JSON value; ``None`` for a claim (empty) or anything unreadable."""
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
+
+
 def _db() -> str:
     # Reads too go to the write database: a replica may not have seen the claim yet.
     return router.db_for_write(SharedValue)
@@ -117,11 +130,11 @@ def claim_once(kind: str, value: str, ttl: float, *, config: IdPConfig | None = 
     expires = now + timedelta(seconds=_ttl(ttl))
     try:
         with transaction.atomic(using=db):
-            SharedValue.objects.using(db).create(key=key, value=None, expires=expires)
+            SharedValue.objects.using(db).create(key=key, value="", expires=expires)
     except IntegrityError:
         with transaction.atomic(using=db):
             taken_over = SharedValue.objects.using(db).filter(
-                key=key, expires__lte=now).update(value=None, expires=expires)
+                key=key, expires__lte=now).update(value="", expires=expires)
         return int(taken_over) == 1
     _maybe_purge(db)
     return True
@@ -139,7 +152,7 @@ def put(kind: str, value: str, data: Mapping[str, Any], ttl: float, *,
     db = _db()
     with transaction.atomic(using=db):
         SharedValue.objects.using(db).update_or_create(
-            key=key, defaults={"value": dict(data),
+            key=key, defaults={"value": _encode(dict(data)),
                                "expires": timezone.now() + timedelta(seconds=_ttl(ttl))})
     _maybe_purge(db)
 
@@ -167,7 +180,8 @@ def take(kind: str, value: str, *, config: IdPConfig | None = None) -> dict[str,
         return dict(entry["data"])
     db = _db()
     rows = SharedValue.objects.using(db).filter(key=key)
-    found = rows.filter(expires__gt=timezone.now()).values_list("value", flat=True).first()
+    found = _decode(rows.filter(expires__gt=timezone.now()).values_list("value", flat=True)
+                    .first())
     if not isinstance(found, dict):
         return None
     with transaction.atomic(using=db):
@@ -196,7 +210,7 @@ def set_markers(mapping: Mapping[str, float], ttl: float, *,
     with transaction.atomic(using=db):
         for key, at in keys.items():
             SharedValue.objects.using(db).update_or_create(
-                key=key, defaults={"value": at, "expires": expires})
+                key=key, defaults={"value": _encode(at), "expires": expires})
     _maybe_purge(db)
 
 
@@ -210,8 +224,8 @@ def get_markers(names: Iterable[str], *,
     if cache is not None:
         found: Mapping[str, Any] = cache.get_many(list(by_key))
     else:
-        found = dict(SharedValue.objects.using(_db()).filter(
-            key__in=list(by_key), expires__gt=timezone.now()).values_list("key", "value"))
+        found = {key: _decode(text) for key, text in SharedValue.objects.using(_db()).filter(
+            key__in=list(by_key), expires__gt=timezone.now()).values_list("key", "value")}
     return {by_key[key]: float(at) for key, at in found.items()
             if isinstance(at, (int, float)) and not isinstance(at, bool)}
 

@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
             name='SharedValue',
             fields=[
                 ('key', models.CharField(max_length=128, primary_key=True, serialize=False, verbose_name='key')),
-                ('value', models.JSONField(blank=True, null=True, verbose_name='value')),
+                ('value', models.TextField(blank=True, default='', verbose_name='value')),
                 ('expires', models.DateTimeField(db_index=True, verbose_name='expires')),
             ],
             options={
