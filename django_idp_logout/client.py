@@ -1,20 +1,31 @@
-"""Back-channel calls made on the user's behalf: the token request and UserInfo."""
+"""The OAuth requests made on the user's behalf: token, UserInfo, revocation (RFC 6749, Core
+§5.3, RFC 7009), and what their answers mean.
+
+This module knows HTTP and the OAuth wire format only: the endpoint and the client's
+authentication come from the caller (:class:`~django_idp_logout.providers.BoundProvider`),
+so nothing here reads the configuration.
+"""
 
 from __future__ import annotations
 
-import base64
 import hmac
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 from . import http
-from .discovery import ProviderMetadata
 from .exceptions import InvalidToken, ProviderUnavailable, TokenError
-from .providers import Provider
 
 #: OAuth error codes are ASCII words; anything else from the provider is replaced by this.
 UNKNOWN_ERROR = "unknown_error"
+
+
+@dataclass(frozen=True)
+class ClientAuth:
+    """How the client authenticates at the token and revocation endpoints: headers and form
+    fields to add to the request (RFC 6749 §2.3)."""
+
+    headers: dict[str, str] = field(repr=False)
+    form: dict[str, str] = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -39,20 +50,6 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def client_auth(provider: Provider, metadata: ProviderMetadata) -> tuple[dict[str, str],
-                                                                          dict[str, str]]:
-    """``(headers, form fields)`` authenticating the client at the token endpoint."""
-    config = provider.config
-    method = provider.token_auth_method(metadata)
-    if method == "client_secret_basic" and config.client_secret:
-        # RFC 6749 §2.3.1: form-urlencode id and secret before Base64.
-        pair = f"{quote(config.client_id, safe='')}:{quote(config.client_secret, safe='')}"
-        return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}, {}
-    if method == "client_secret_post" and config.client_secret:
-        return {}, {"client_id": config.client_id, "client_secret": config.client_secret}
-    return {}, {"client_id": config.client_id}
-
-
 def raise_for_oauth_error(response: http.Response, *, stage: str) -> None:
     """Turn an OAuth error response (RFC 6749 §5.2) or a 5xx into the right exception."""
     if response.status >= 500:
@@ -69,15 +66,13 @@ def raise_for_oauth_error(response: http.Response, *, stage: str) -> None:
                          error_uri=_text(body.get("error_uri")))
 
 
-def exchange_code(provider: Provider, metadata: ProviderMetadata, *, code: str,
-                  code_verifier: str, redirect_uri: str) -> TokenResponse:
+def exchange_code(endpoint: str, auth: ClientAuth, *, code: str, code_verifier: str,
+                  redirect_uri: str) -> TokenResponse:
     """The one token request of a sign-in (RFC 6749 §4.1.3 with RFC 7636 ``code_verifier``)."""
-    headers, form = client_auth(provider, metadata)
-    form.update({"grant_type": "authorization_code", "code": code,
-                 "redirect_uri": redirect_uri, "code_verifier": code_verifier})
-    headers["Accept"] = "application/json"
-    response = http.request("POST", metadata.token_endpoint, stage="token", data=form,
-                            headers=headers)
+    form = {**auth.form, "grant_type": "authorization_code", "code": code,
+            "redirect_uri": redirect_uri, "code_verifier": code_verifier}
+    headers = {**auth.headers, "Accept": "application/json"}
+    response = http.request("POST", endpoint, stage="token", data=form, headers=headers)
     raise_for_oauth_error(response, stage="token")
     body = response.json_object(stage="token")
     id_token = body.get("id_token")
@@ -102,10 +97,9 @@ def exchange_code(provider: Provider, metadata: ProviderMetadata, *, code: str,
     )
 
 
-def fetch_userinfo(metadata: ProviderMetadata, *, access_token: str, subject: str
+def fetch_userinfo(endpoint: str | None, *, access_token: str, subject: str
                    ) -> dict[str, Any]:
     """UserInfo claims; their ``sub`` must equal the ID token's (Core §5.3.2)."""
-    endpoint = metadata.endpoint("userinfo_endpoint")
     if endpoint is None:
         raise ProviderUnavailable("USE_USERINFO is on but the provider has no UserInfo endpoint",
                                   code="provider_bad_response", stage="userinfo")
@@ -127,16 +121,16 @@ def fetch_userinfo(metadata: ProviderMetadata, *, access_token: str, subject: st
     return claims
 
 
-def revoke_token(provider: Provider, metadata: ProviderMetadata, endpoint: str, *, token: str,
-                 token_type_hint: str) -> None:
+def revoke_token(endpoint: str, auth: ClientAuth, *, token: str, token_type_hint: str
+                 ) -> None:
     """RFC 7009 revocation with client authentication. 200 means revoked (or already invalid).
 
     Raises :class:`TokenError` / :class:`ProviderUnavailable` on failure; the logout view
     logs them and completes the local logout regardless.
     """
-    headers, form = client_auth(provider, metadata)
-    form.update({"token": token, "token_type_hint": token_type_hint})
-    response = http.request("POST", endpoint, stage="revocation", data=form, headers=headers)
+    form = {**auth.form, "token": token, "token_type_hint": token_type_hint}
+    response = http.request("POST", endpoint, stage="revocation", data=form,
+                            headers=dict(auth.headers))
     if response.status != 200:
         raise_for_oauth_error(response, stage="revocation")
         raise ProviderUnavailable(f"revocation answered HTTP {response.status}",

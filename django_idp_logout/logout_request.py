@@ -1,10 +1,10 @@
 """The end-session request in the provider's dialect, as an HTTP response for the browser.
 
-The profile says which parameters and which method (:meth:`Provider.logout_method`); this
-module only turns that into a 302 (GET binding) or a page whose form the browser submits (POST
-binding, RP-Initiated Logout 1.0 §2). The form needs no inline script, so a strict
-Content-Security-Policy cannot break it: an external script submits it, and without script a
-button does.
+The flow decides the request (:class:`~django_idp_logout.providers.EndSessionRequest`: the
+profile's parameters and method); this module only turns it into a 302 (GET binding) or a
+page whose form the browser submits (POST binding, RP-Initiated Logout 1.0 §2). The form
+needs no inline script, so a strict Content-Security-Policy cannot break it: an external
+script submits it, and without script a button does.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 
-from .http import add_query
-from .providers import LogoutContext, Provider
+from .providers import EndSessionRequest
 from .view_helpers import no_store
 
 AUTOSUBMIT_SCRIPT = "django_idp_logout/autosubmit.js"
@@ -32,14 +31,13 @@ def _script_url() -> str | None:
         return None
 
 
-def end_session_response(request: HttpRequest, provider: Provider, endpoint: str,
-                         context: LogoutContext) -> HttpResponse:
-    params = provider.logout_params(context)
-    url = add_query(endpoint, params)
-    if provider.logout_method(url) == "GET":
-        return HttpResponseRedirect(url)
+def end_session_response(request: HttpRequest, end_session: EndSessionRequest
+                         ) -> HttpResponse:
+    if end_session.method == "GET":
+        return HttpResponseRedirect(end_session.url)
     response = render(request, "django_idp_logout/logout_post.html", {
-        "action": endpoint, "params": sorted(params.items()), "script_url": _script_url(),
+        "action": end_session.endpoint, "params": sorted(end_session.params.items()),
+        "script_url": _script_url(),
     })
     response["Referrer-Policy"] = "no-referrer"
     response["Content-Security-Policy"] = "frame-ancestors 'none'"

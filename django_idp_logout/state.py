@@ -1,11 +1,12 @@
-"""Pending sign-in attempts: created by ``login/``, consumed exactly once by ``callback/``.
+"""Pending sign-in attempts (:class:`PendingAttempts`) and logout states: created by
+``login/`` and ``logout/``, consumed exactly once by ``callback/`` and ``logout/complete/``.
 
 An attempt (``state``, ``nonce``, PKCE ``code_verifier``, ``next``, creation time) lives in the
 browser's session, so it is bound to the browser that started it. Several may be pending at
 once (several tabs); they are bounded in number and expire.
 
 Removing a key from a session is not atomic — two concurrent callbacks load the same session —
-so "single use" is enforced by :func:`claim_once` (:mod:`~django_idp_logout.store`): an atomic
+so "single use" is enforced by :func:`store.claim_once`: an atomic
 ``cache.add`` when the cache is shared and atomic (Redis, Memcached), else
 an INSERT under a unique key in the database. Exactly one request, in any process, wins and
 exchanges the code.
@@ -24,6 +25,7 @@ from django.http import HttpRequest
 
 from . import store
 from .conf import IdPConfig, get_config
+from .exceptions import LoginExpired
 
 ATTEMPTS_KEY = "_idp_logout_attempts"
 #: ``{state digest: next}`` of attempts that signed this session in (double-submit detection).
@@ -58,76 +60,100 @@ def claim_once(kind: str, value: str, ttl: int, config: IdPConfig | None = None)
     return store.claim_once(kind, value, ttl, config=config)
 
 
-def _pending(request: HttpRequest) -> dict[str, dict[str, Any]]:
-    value = request.session.get(ATTEMPTS_KEY)
-    return dict(value) if isinstance(value, dict) else {}
+class AttemptUnavailable(LoginExpired):
+    """No attempt can be taken for this ``state``: unknown, expired, or taken already.
 
-
-def create_attempt(request: HttpRequest, next_url: str) -> Attempt:
-    """Store a new attempt in the session, dropping expired ones and the oldest past the cap."""
-    config = get_config()
-    now = time.time()
-    attempt = Attempt(state=new_secret(), nonce=new_secret(), code_verifier=new_secret(),
-                      next_url=next_url, created=now)
-    pending = {
-        state: data for state, data in _pending(request).items()
-        if isinstance(data, dict) and now - float(data.get("created", 0)) < config.login_attempt_ttl
-    }
-    pending[attempt.state] = {"nonce": attempt.nonce, "code_verifier": attempt.code_verifier,
-                              "next": next_url, "created": now}
-    while len(pending) > max(config.max_pending_logins, 1):
-        oldest = min(pending, key=lambda s: float(pending[s].get("created", 0)))
-        del pending[oldest]
-    request.session[ATTEMPTS_KEY] = pending
-    return attempt
-
-
-def find_attempt(request: HttpRequest, state: str) -> Attempt | None:
-    """The pending, unexpired attempt for ``state`` in this session, compared in constant time.
-
-    Does not modify the session: a request that fails must not write it (a concurrent winner
-    may be cycling the session key at that very moment).
+    ``next_url`` is the attempt's landing page when it existed (a retry keeps it).
     """
-    config = get_config()
-    found = None
-    for candidate, data in _pending(request).items():
-        if isinstance(data, dict) and hmac.compare_digest(candidate.encode(), state.encode()):
-            found = (candidate, data)
-    if found is None:
-        return None
-    candidate, data = found
-    try:
-        attempt = Attempt(state=candidate, nonce=str(data["nonce"]),
-                          code_verifier=str(data["code_verifier"]), next_url=str(data["next"]),
-                          created=float(data["created"]))
-    except (KeyError, TypeError, ValueError):
-        return None
-    if time.time() - attempt.created >= config.login_attempt_ttl:
-        return None
-    return attempt
+
+    def __init__(self, detail: str, next_url: str | None = None) -> None:
+        super().__init__(detail)
+        self.next_url = next_url
 
 
-def forget_attempt(request: HttpRequest, attempt: Attempt) -> None:
-    pending = _pending(request)
-    if pending.pop(attempt.state, None) is not None:
-        request.session[ATTEMPTS_KEY] = pending
+class PendingAttempts:
+    """The sign-in attempts pending in one browser session.
 
+    ``create()`` at ``login/``; ``take()`` at ``callback/`` — find, claim and forget in one
+    call, so an attempt is used once across requests and processes; ``complete()`` after the
+    sign-in, so that a reload of the callback goes on to ``next`` instead of failing.
+    """
 
-def remember_completed(request: HttpRequest, attempt: Attempt) -> None:
-    """Record that ``attempt`` signed this session in (called after ``login()``)."""
-    completed = request.session.get(COMPLETED_KEY)
-    completed = dict(completed) if isinstance(completed, dict) else {}
-    completed[digest(attempt.state)] = attempt.next_url
-    request.session[COMPLETED_KEY] = dict(list(completed.items())[-MAX_COMPLETED:])
+    def __init__(self, request: HttpRequest, config: IdPConfig | None = None) -> None:
+        self.session = request.session
+        self.config = config or get_config()
 
+    def _pending(self) -> dict[str, dict[str, Any]]:
+        value = self.session.get(ATTEMPTS_KEY)
+        return dict(value) if isinstance(value, dict) else {}
 
-def completed_next_url(request: HttpRequest, state: str) -> str | None:
-    """Where a double-submitted callback should go, if this session finished that attempt."""
-    completed = request.session.get(COMPLETED_KEY)
-    if not isinstance(completed, dict):
-        return None
-    next_url = completed.get(digest(state))
-    return next_url if isinstance(next_url, str) else None
+    def create(self, next_url: str) -> Attempt:
+        """A new attempt, stored; expired ones and the oldest past the cap are dropped."""
+        now, ttl = time.time(), self.config.login_attempt_ttl
+        attempt = Attempt(state=new_secret(), nonce=new_secret(), code_verifier=new_secret(),
+                          next_url=next_url, created=now)
+        pending = {state: data for state, data in self._pending().items()
+                   if isinstance(data, dict) and now - float(data.get("created", 0)) < ttl}
+        pending[attempt.state] = {"nonce": attempt.nonce, "code_verifier": attempt.code_verifier,
+                                  "next": next_url, "created": now}
+        while len(pending) > max(self.config.max_pending_logins, 1):
+            oldest = min(pending, key=lambda s: float(pending[s].get("created", 0)))
+            del pending[oldest]
+        self.session[ATTEMPTS_KEY] = pending
+        return attempt
+
+    def take(self, state: str) -> Attempt:
+        """The attempt for ``state``, now used up; :class:`AttemptUnavailable` otherwise.
+
+        The claim is atomic across processes (:func:`store.claim_once`): of two concurrent
+        callbacks with one ``state``, exactly one gets the attempt. The loser does not write
+        the session (the winner may be cycling its key). ``DatabaseError`` propagates.
+        """
+        attempt = self._find(state)
+        if attempt is None:
+            raise AttemptUnavailable("state unknown, expired or missing")
+        if not store.claim_once("state", attempt.state, self.config.login_attempt_ttl,
+                                config=self.config):
+            raise AttemptUnavailable("state already used", attempt.next_url)
+        pending = self._pending()
+        pending.pop(attempt.state, None)
+        self.session[ATTEMPTS_KEY] = pending
+        return attempt
+
+    def _find(self, state: str) -> Attempt | None:
+        """The pending, unexpired attempt for ``state``, compared in constant time."""
+        found = None
+        for candidate, data in self._pending().items():
+            if isinstance(data, dict) and hmac.compare_digest(candidate.encode(),
+                                                              state.encode()):
+                found = (candidate, data)
+        if found is None:
+            return None
+        candidate, data = found
+        try:
+            attempt = Attempt(state=candidate, nonce=str(data["nonce"]),
+                              code_verifier=str(data["code_verifier"]),
+                              next_url=str(data["next"]), created=float(data["created"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+        if time.time() - attempt.created >= self.config.login_attempt_ttl:
+            return None
+        return attempt
+
+    def complete(self, attempt: Attempt) -> None:
+        """Record that ``attempt`` signed this session in (call after ``login()``)."""
+        completed = self.session.get(COMPLETED_KEY)
+        completed = dict(completed) if isinstance(completed, dict) else {}
+        completed[digest(attempt.state)] = attempt.next_url
+        self.session[COMPLETED_KEY] = dict(list(completed.items())[-MAX_COMPLETED:])
+
+    def completed_next_url(self, state: str) -> str | None:
+        """Where a reloaded callback should go, if this session finished that attempt."""
+        completed = self.session.get(COMPLETED_KEY)
+        if not isinstance(completed, dict):
+            return None
+        next_url = completed.get(digest(state))
+        return next_url if isinstance(next_url, str) else None
 
 
 # --- logout state ---------------------------------------------------------------------------

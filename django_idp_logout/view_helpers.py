@@ -19,11 +19,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from .conf import IdPConfig, get_config
 from .exceptions import ConfigurationError
+from .flow import MAX_PARAM_LENGTH
 
 logger = logging.getLogger("django_idp_logout")
-
-#: Longest ``state``, ``code`` or ``next`` value looked at; longer ones are rejected unread.
-MAX_PARAM_LENGTH = 2048
 
 MIDDLEWARE_PATH = "django_idp_logout.middleware.IdPSessionMiddleware"
 
@@ -85,6 +83,18 @@ def safe_next_url(request: HttpRequest, candidate: Any, default: str) -> str:
                 require_https=request.is_secure())):
         return candidate
     return default
+
+
+def callback_uri(request: HttpRequest, config: IdPConfig) -> str:
+    """The ``redirect_uri`` sent to the provider: ``REDIRECT_URI``, else this site's
+    ``callback/`` as an absolute URL."""
+    return config.redirect_uri or request.build_absolute_uri(app_reverse("callback"))
+
+
+def post_logout_redirect_uri(request: HttpRequest, config: IdPConfig) -> str:
+    """Where the provider sends the browser back after its logout (register it there)."""
+    return config.post_logout_redirect_uri or request.build_absolute_uri(
+        app_reverse("logout_complete"))
 
 
 def no_referrer(view: View) -> View:

@@ -211,7 +211,7 @@ def test_unexpected_error_still_logs_out(csrf_client: Client, fake_op: FakeProvi
     def broken() -> None:
         raise RuntimeError("cache exploded")
 
-    monkeypatch.setattr("django_idp_logout.logout_views.get_metadata", broken)
+    monkeypatch.setattr("django_idp_logout.flow.signout.get_metadata", broken)
     response = post_logout(csrf_client)
     assert response.status_code == 302
     assert SESSION_KEY not in csrf_client.session

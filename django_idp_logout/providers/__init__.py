@@ -12,6 +12,7 @@ from ..conf import IdPConfig, get_config
 from ..exceptions import ConfigurationError
 from .akamai import AkamaiProvider
 from .base import LogoutContext, Provider
+from .bound import BoundProvider, EndSessionRequest
 from .cidaas import CidaasProvider
 from .generic import GenericProvider
 from .intastellar import IntastellarProvider
@@ -46,4 +47,5 @@ def get_provider(config: IdPConfig | None = None) -> Provider:
     return provider_class(config.provider)(config)
 
 
-__all__ = ["REGISTRY", "LogoutContext", "Provider", "get_provider", "provider_class"]
+__all__ = ["REGISTRY", "BoundProvider", "EndSessionRequest", "LogoutContext", "Provider",
+           "get_provider", "provider_class"]

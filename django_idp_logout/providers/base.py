@@ -9,10 +9,13 @@ differently.
 
 from __future__ import annotations
 
+import base64
 import logging
 from dataclasses import dataclass, field
 from typing import ClassVar
+from urllib.parse import quote
 
+from ..client import ClientAuth
 from ..conf import IdPConfig
 from ..discovery import ProviderMetadata
 
@@ -116,6 +119,19 @@ class Provider:
         if metadata.supports("token_endpoint_auth_methods_supported", "client_secret_post"):
             return "client_secret_post"
         return "client_secret_basic"
+
+    def client_authentication(self, metadata: ProviderMetadata) -> ClientAuth:
+        """How this client authenticates at the token and revocation endpoints."""
+        method = self.token_auth_method(metadata)
+        client_id, secret = self.config.client_id, self.config.client_secret
+        if method == "client_secret_basic" and secret:
+            # RFC 6749 §2.3.1: form-urlencode id and secret before Base64.
+            pair = f"{quote(client_id, safe='')}:{quote(secret, safe='')}"
+            return ClientAuth({"Authorization": "Basic " + base64.b64encode(pair.encode())
+                               .decode()}, {})
+        if method == "client_secret_post" and secret:
+            return ClientAuth({}, {"client_id": client_id, "client_secret": secret})
+        return ClientAuth({}, {"client_id": client_id})
 
     def max_age(self) -> int | None:
         """``max_age`` sent in ``AUTH_PARAMS``, which makes ``auth_time`` mandatory."""

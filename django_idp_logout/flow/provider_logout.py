@@ -1,0 +1,104 @@
+"""Provider-initiated logout, as the relying party decides it: which sessions a logout token
+(Back-Channel Logout 1.0) or a front-channel request (Front-Channel Logout 1.0) ends.
+
+Both find the sessions *server-side* by ``(iss, sid)`` (or ``sub``) through the mapping that
+sign-in records: browsers block third-party cookies in the provider's front-channel iframe,
+so the session whose cookie arrives cannot be relied on.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import DatabaseError
+from django.http import HttpRequest
+from django.utils.crypto import constant_time_compare
+
+from .. import session as idp_session
+from .. import store
+from ..conf import get_config
+from ..exceptions import InvalidToken
+from ..tokens import jti_claim_ttl, validate_logout_token
+from .signout import local_logout
+
+logger = logging.getLogger("django_idp_logout")
+
+#: Longest ``sid`` looked up (the mapping's column).
+MAX_SID_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class EndedSessions:
+    """What a logout request ended: the local users, one entry per session."""
+
+    issuer: str
+    sid: str | None
+    subject: str | None
+    user_ids: list[Any]
+
+
+def end_sessions_for_token(raw: str) -> EndedSessions:
+    """Validate a logout token and end every session it names.
+
+    The ``jti`` is claimed only once the sessions have really ended, so the provider's retry
+    of a token that failed with a database error works. Raises
+    :class:`~django_idp_logout.exceptions.ProviderUnavailable` (keys unavailable),
+    :class:`~django_idp_logout.exceptions.InvalidToken` (invalid, or ``replayed_token``) and
+    :class:`~django.db.DatabaseError` (the sessions could not be ended).
+    """
+    config = get_config()
+    token = validate_logout_token(raw)
+    user_ids = idp_session.end_sessions(token.issuer, sid=token.sid, subject=token.subject,
+                                        issued_at=token.iat)
+    if not store.claim_once("jti", f"{token.issuer}\0{token.jti}", jti_claim_ttl(config),
+                            config=config):
+        raise InvalidToken("the logout token was sent again (its sessions are ended)",
+                           code="replayed_token", stage="backchannel")
+    logger.info("stage=backchannel provider=%s ended %d session(s) (sid given: %s, sub given: "
+                "%s)", config.provider, len(user_ids), token.sid is not None,
+                token.subject is not None)
+    return EndedSessions(token.issuer, token.sid, token.subject, user_ids)
+
+
+@dataclass(frozen=True)
+class FrontchannelOutcome:
+    """What a front-channel request did: sessions ended server-side, and this browser's own
+    signed-in user when its session was one of them (``None`` otherwise)."""
+
+    sessions: int = 0
+    user: Any = None
+    database_error: bool = False
+
+    @property
+    def ended(self) -> bool:
+        return bool(self.sessions) or self.user is not None
+
+
+def end_sessions_for_frontchannel(request: HttpRequest, iss: str | None,
+                                  sid: str | None) -> FrontchannelOutcome:
+    """End the sessions of ``(iss, sid)``: only for the configured issuer and a plausible
+    ``sid``; this browser's own session too when its ``sid`` matches (constant time).
+    Anything else changes nothing."""
+    config = get_config()
+    if iss != config.issuer or not isinstance(sid, str) or not 0 < len(sid) <= MAX_SID_LENGTH:
+        logger.info("stage=frontchannel provider=%s request without this provider's iss and "
+                    "a sid; nothing changed", config.provider)
+        return FrontchannelOutcome()
+    data = idp_session.load(request)
+    own = (data is not None and data.issuer == iss and bool(data.sid)
+           and constant_time_compare(sid, data.sid or ""))
+    user = request.user if own else None
+    sessions, database_error = 0, False
+    try:
+        sessions = len(idp_session.end_sessions(iss, sid=sid, subject=None))
+    except DatabaseError:
+        logger.exception("stage=frontchannel could not end the sessions (database error)")
+        database_error = True
+    if own:
+        local_logout(request)
+    if not sessions and not own:
+        logger.info("stage=frontchannel provider=%s request matched no session; nothing "
+                    "changed", config.provider)
+    return FrontchannelOutcome(sessions=sessions, user=user, database_error=database_error)

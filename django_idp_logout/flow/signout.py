@@ -1,0 +1,139 @@
+"""Sign-out, as the relying party decides it: what to revoke (refresh token first), what to
+flush (the local session, always), where to send the browser (the provider's end-session
+request with a single-use ``state``), and the verified return.
+
+The one promise: whatever fails — the provider down, discovery unreachable, the database or
+cache raising in the mapping delete, the logout state or revocation — the local session is
+flushed and the browser reaches the provider's end-session page or the public page.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib.auth import logout as auth_logout
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest
+
+from .. import session as idp_session
+from ..conf import IdPConfig, get_config
+from ..discovery import ProviderMetadata, get_metadata
+from ..errors import log_failure, new_reference
+from ..exceptions import IdPLogoutError, ProviderUnavailable, TokenError
+from ..providers import BoundProvider, EndSessionRequest, LogoutContext, get_provider
+from ..session import IdPSession
+from ..state import consume_logout_state, create_logout_state
+
+logger = logging.getLogger("django_idp_logout")
+
+#: Token endpoint codes that mean our client is misconfigured at the provider (an operator
+#: must act): logged at ERROR. Anything else at revocation is transient or harmless: WARNING.
+CONFIGURATION_CODES = frozenset({"invalid_client", "unauthorized_client"})
+
+
+def sign_out(request: HttpRequest, *, next_url: str, post_logout_redirect_uri: str
+             ) -> EndSessionRequest | None:
+    """End the local session (always) and return the provider's end-session request, or
+    ``None`` when the browser should go straight to ``next_url`` (not signed in through the
+    provider, or the provider has no end-session endpoint). Never raises."""
+    data = idp_session.load(request)
+    bound: BoundProvider | None = None
+    try:
+        if data is not None:
+            bound = bind_for_logout(get_config())
+            if bound.profile.should_revoke():
+                revoke_tokens(bound, data)
+    except Exception:  # logout must complete locally whatever happened above
+        logger.exception("stage=logout unexpected error before the local logout")
+    finally:
+        local_logout(request)
+    if data is None or bound is None:
+        return None
+    if bound.end_session_endpoint is None:
+        logger.warning("stage=logout provider=%s the provider has no end-session endpoint: "
+                       "signed out locally only", bound.name)
+        return None
+    context = LogoutContext(post_logout_redirect_uri=post_logout_redirect_uri,
+                            state=new_logout_state(next_url), id_token=data.id_token,
+                            access_token=data.access_token)
+    return bound.end_session_request(context)
+
+
+def complete_sign_out(state: str) -> str | None:
+    """The landing page chosen at logout for this returned ``state`` — once; ``None`` when it
+    is unknown, expired, reused, or cannot be checked right now (logged)."""
+    try:
+        return consume_logout_state(state) if state else None
+    except Exception:
+        logger.exception("stage=logout could not check the logout state")
+        return None
+
+
+def bind_for_logout(config: IdPConfig) -> BoundProvider:
+    """Bound to discovery if it loads; else to what the settings alone say (``ENDPOINTS``), so
+    profiles whose end-session URL is known without discovery still send the user there."""
+    profile = get_provider(config)
+    try:
+        return BoundProvider(profile, get_metadata())
+    except IdPLogoutError as exc:
+        log_failure(exc, new_reference())
+    except Exception:  # a cache backend's own error: logout goes on
+        logger.exception("stage=logout discovery failed unexpectedly; using the settings only")
+    return BoundProvider(profile, ProviderMetadata({"issuer": config.issuer,
+                                                    **config.endpoints}))
+
+
+def revoke_tokens(bound: BoundProvider, data: IdPSession) -> None:
+    """Revoke the refresh token, then the access token (RFC 7009 §2). Never raises."""
+    endpoint = bound.revocation_endpoint
+    if endpoint is None:
+        level = logging.WARNING if bound.profile.revokes_tokens else logging.DEBUG
+        logger.log(level, "stage=revocation provider=%s the provider has no revocation "
+                   "endpoint: tokens are not revoked", bound.name)
+        return
+    for token, hint in ((data.refresh_token, "refresh_token"),
+                        (data.access_token, "access_token")):
+        if not token:
+            continue
+        try:
+            bound.revoke(endpoint, token=token, token_type_hint=hint)
+        except ProviderUnavailable as exc:
+            # Down or hanging: one timeout is all the user waits; skip the other token.
+            log_failure(exc, new_reference(), level=logging.WARNING)
+            return
+        except TokenError as exc:
+            log_failure(exc, new_reference(), level=logging.ERROR
+                        if exc.code in CONFIGURATION_CODES else logging.WARNING)
+        except Exception:
+            logger.exception("stage=revocation unexpected error; the logout goes on")
+            return
+
+
+def local_logout(request: HttpRequest) -> None:
+    """``django.contrib.auth.logout()`` that cannot fail half way.
+
+    A receiver of ``user_logged_out`` or the session store may raise (database down): the
+    session data is still dropped, the user is anonymous for the rest of the request, and a
+    new empty session replaces the old one when the store works again.
+    """
+    try:
+        auth_logout(request)
+        return
+    except Exception:
+        logger.exception("stage=logout logout() failed; clearing the session directly")
+    try:
+        request.session.flush()
+    except Exception:
+        logger.exception("stage=logout the session store failed; its data is cleared")
+        request.session.clear()
+    request.user = AnonymousUser()
+
+
+def new_logout_state(next_url: str) -> str | None:
+    """A single-use logout state, or ``None`` when it cannot be stored right now (the user
+    still reaches the provider; the return then lands on ``POST_LOGOUT_REDIRECT_URL``)."""
+    try:
+        return create_logout_state(next_url)
+    except Exception:
+        logger.exception("stage=logout could not store the logout state; sending none")
+        return None
