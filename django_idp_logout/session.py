@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.db import DatabaseError, transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone as dj_timezone
 
@@ -145,8 +146,17 @@ def follow_key_cycle(request: HttpRequest) -> None:
     key = session.session_key
     if not isinstance(data, dict) or not key or data.get("key") == key:
         return
-    OIDCSession.objects.filter(pk=data.get("mapping")).update(session_key=key)
+    _mapping(data, data.get("key")).update(session_key=key)
     session[SESSION_KEY] = {**data, "key": key}
+
+
+def _mapping(data: Mapping[str, Any], session_key: str | None) -> QuerySet[OIDCSession]:
+    """This session's mapping row: by the id it remembers, or — for a session signed in
+    before it remembered one — by its session key (indexed)."""
+    rows: QuerySet[OIDCSession] = (
+        OIDCSession.objects.filter(pk=data["mapping"]) if data.get("mapping") is not None
+        else OIDCSession.objects.filter(session_key=session_key or "\0"))
+    return rows
 
 
 def forget(request: HttpRequest) -> None:
@@ -158,14 +168,11 @@ def forget(request: HttpRequest) -> None:
     if not isinstance(data, dict):
         return
     try:
-        if engine_can_delete():
-            OIDCSession.objects.filter(pk=data.get("mapping")).delete()
-        else:
-            rid = data.get("rid")
-            if isinstance(rid, str) and rid:
-                shared_store.set_markers({_marker("rid", "", rid): time.time()},
-                                         settings.SESSION_COOKIE_AGE)
-            OIDCSession.objects.filter(pk=data.get("mapping")).delete()
+        rid = data.get("rid")
+        if not engine_can_delete() and isinstance(rid, str) and rid:
+            shared_store.set_markers({_marker("rid", "", rid): time.time()},
+                                     settings.SESSION_COOKIE_AGE)
+        _mapping(data, request.session.session_key).delete()
     except DatabaseError:
         logger.exception("stage=logout could not remove the session mapping (database error); "
                          "the local logout goes on")
@@ -205,9 +212,11 @@ def end_sessions(issuer: str, *, sid: str | None, subject: str | None,
         # ``iat`` has whole seconds: a session started within that second counts as before.
         rows = rows.filter(created__lt=_as_datetime(issued_at + 1))
     with transaction.atomic():
-        found = list(rows.values_list("pk", "session_key", "user_id"))
+        found = list(rows.values_list("user_id", "session_key"))
+        if not found:
+            return []
         if engine_can_delete():
-            _delete_sessions([key for _, key, _ in found if key])
+            _delete_sessions(rows, [key for _, key in found if key])
         else:
             markers = {}
             if sid:
@@ -219,18 +228,20 @@ def end_sessions(issuer: str, *, sid: str | None, subject: str | None,
                 markers[_marker("sub", issuer, subject)] = (
                     now if issued_at is None else min(now, issued_at + 1))
             shared_store.set_markers(markers, settings.SESSION_COOKIE_AGE)
-        OIDCSession.objects.filter(pk__in=[pk for pk, _, _ in found]).delete()
-    return [user_id for _, _, user_id in found]
+        rows.delete()  # one DELETE by the same indexed filter, however many sessions
+    return [user_id for user_id, _ in found]
 
 
-def _delete_sessions(keys: list[str]) -> None:
-    """Delete sessions through the site's own engine; one query for the plain ``db`` engine."""
+def _delete_sessions(rows: QuerySet[OIDCSession], keys: list[str]) -> None:
+    """Delete the sessions of ``rows`` through the site's own engine: for the plain ``db``
+    engine one DELETE whose subquery selects them (no list of keys sent back and forth)."""
     from django.contrib.sessions.backends.cached_db import SessionStore as CachedDBStore
     from django.contrib.sessions.backends.db import SessionStore as DBStore
 
     session_store = session_store_class()
     if issubclass(session_store, DBStore) and not issubclass(session_store, CachedDBStore):
-        session_store.get_model_class().objects.filter(session_key__in=keys).delete()
+        session_store.get_model_class().objects.filter(
+            session_key__in=rows.exclude(session_key="").values("session_key")).delete()
         return
     for key in keys:
         session_store(session_key=key).delete()

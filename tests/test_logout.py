@@ -19,7 +19,13 @@ from django.test import Client
 
 from django_idp_logout.conf import get_config
 from django_idp_logout.discovery import ProviderMetadata
-from django_idp_logout.providers import REGISTRY, LogoutContext, Provider, get_provider
+from django_idp_logout.providers import (
+    REGISTRY,
+    BoundProvider,
+    LogoutContext,
+    Provider,
+    get_provider,
+)
 from django_idp_logout.session import SESSION_KEY as IDP_SESSION_KEY
 
 from .conftest import ISSUER, FakeProvider, start_login
@@ -275,12 +281,10 @@ def profile(name: str, settings: Any, **extra: Any) -> Provider:
 
 def end_session_url(provider: Provider, metadata: ProviderMetadata = METADATA,
                     context: LogoutContext = CONTEXT) -> tuple[str, dict[str, list[str]]]:
-    from django_idp_logout.http import add_query
-
-    endpoint = provider.end_session_endpoint(metadata)
-    assert endpoint is not None
-    url = add_query(endpoint, provider.logout_params(context))
-    parts = urlsplit(url)
+    request = BoundProvider(provider, metadata).end_session_request(context)
+    assert request is not None
+    assert request.method == "GET"
+    parts = urlsplit(request.url)
     return f"{parts.scheme}://{parts.netloc}{parts.path}", parse_qs(parts.query)
 
 
