@@ -11,14 +11,14 @@ Precedence, written once here and in ``docs/configuration.rst``:
 2. otherwise the mozilla-django-oidc setting listed in :data:`OIDC_FALLBACKS` (module
    ``conf_oidc``), with its documented meaning (so a site migrating from mozilla-django-oidc
    keeps working);
-3. otherwise the default in :data:`DEFAULTS` (module ``conf_keys``, with the keys' types).
+3. otherwise the default in :data:`DEFAULTS`, derived (with the keys' types and docs) from
+   the one declaration of each key: the fields of :class:`IdPConfig` (module ``conf_keys``).
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
 from typing import Any
 
 from django.conf import settings
@@ -31,8 +31,11 @@ from .conf_keys import (
     HMAC_ALGORITHMS,
     KEY_TYPES,
     LOGOUT_METHODS,
+    SETTINGS,
     SUPPORTED_ALGORITHMS,
     TOKEN_AUTH_METHODS,
+    IdPConfig,
+    Setting,
     is_number,
     parse_scopes,
     parse_timeout,
@@ -43,66 +46,10 @@ from .conf_oidc import OIDC_FALLBACKS, OIDC_IGNORED
 __all__ = [
     "ASYMMETRIC_ALGORITHMS", "DEFAULTS", "DEFAULT_ALGORITHMS", "ENDPOINT_KEYS", "HMAC_ALGORITHMS",
     "KEY_TYPES", "LOGOUT_METHODS", "NOT_INSTALLED_ID", "NOT_INSTALLED_MESSAGE", "OIDC_FALLBACKS",
-    "OIDC_IGNORED", "SUPPORTED_ALGORITHMS", "TOKEN_AUTH_METHODS", "IdPConfig",
-    "effective_settings", "get_config", "is_number", "parse_scopes", "parse_timeout",
+    "OIDC_IGNORED", "SETTINGS", "SUPPORTED_ALGORITHMS", "TOKEN_AUTH_METHODS", "IdPConfig",
+    "Setting", "effective_settings", "get_config", "is_number", "parse_scopes", "parse_timeout",
     "require_installed", "reset_config", "user_settings",
 ]
-
-
-@dataclass(frozen=True)
-class IdPConfig:
-    """Typed view of the effective configuration. Build it with :func:`get_config`."""
-
-    provider: str
-    issuer: str
-    client_id: str
-    client_secret: str | None
-    token_auth_method: str | None
-    scopes: tuple[str, ...]
-    auth_params: Mapping[str, str]
-    use_discovery: bool
-    endpoints: Mapping[str, str]
-    timeout: float
-    ca_bundle: str | None
-    leeway: int
-    algorithms: tuple[str, ...]
-    trusted_audiences: tuple[str, ...]
-    use_userinfo: bool
-    claims_mapping: Mapping[str, str]
-    create_users: bool
-    link_users_by_email: bool
-    redirect_uri: str | None
-    login_redirect_url: str
-    allowed_redirect_hosts: tuple[str, ...]
-    login_attempt_ttl: int
-    max_pending_logins: int
-    cache_alias: str
-    discovery_ttl: int
-    jwks_ttl: int
-    jwks_refetch_interval: int
-    post_logout_redirect_url: str
-    post_logout_redirect_uri: str | None
-    allow_get_logout: bool
-    revoke_tokens_on_logout: bool
-    logout_method: str
-    logout_params: Mapping[str, str]
-    logout_state_ttl: int
-    send_access_token_hint: bool
-    clear_site_data: tuple[str, ...]
-    failure_redirect_url: str | None
-    show_error_description: bool
-    error_template: str
-    logout_token_max_age: int
-    require_logout_token_typ: bool
-    frontchannel_frame_ancestors: tuple[str, ...] | None
-    raw: Mapping[str, Any] = field(repr=False, compare=False)
-
-    @property
-    def is_public_client(self) -> bool:
-        return not self.client_secret
-
-
-assert {f.name for f in fields(IdPConfig)} == {k.lower() for k in DEFAULTS} | {"raw"}
 
 
 def user_settings() -> dict[str, Any]:
@@ -135,15 +82,13 @@ def effective_settings() -> dict[str, Any]:
     return merged
 
 
-def _typed(key: str, value: Any) -> Any:
-    """Convert one merged value to its ``IdPConfig`` type, as ``KEY_TYPES`` declares it."""
-    types = KEY_TYPES[key]
-    if key == "SCOPES":
-        return parse_scopes(value)
+def _typed(key: Setting, value: Any) -> Any:
+    """Convert one merged value to its ``IdPConfig`` type, as ``key`` declares it."""
+    if key.convert is not None:
+        return key.convert(value)
     if value is None:
         return None
-    if key in {"AUTH_PARAMS", "LOGOUT_PARAMS"}:  # query parameters: strings only
-        return {str(k): str(v) for k, v in dict(value).items()}
+    types = key.types
     if dict in types:
         return dict(value)
     if tuple in types:
@@ -159,7 +104,7 @@ def _typed(key: str, value: Any) -> Any:
 
 @functools.lru_cache(maxsize=1)
 def get_config() -> IdPConfig:
-    """Return the effective configuration, one typed field per key of :data:`DEFAULTS`.
+    """Return the effective configuration, one typed field per key of :data:`SETTINGS`.
 
     Does not validate: the system checks (:mod:`django_idp_logout.checks`) report mistakes at
     start-up with ids and hints, so runtime code can assume a configuration that passed them.
@@ -170,7 +115,7 @@ def get_config() -> IdPConfig:
     s = {**s, "CLIENT_SECRET": s["CLIENT_SECRET"] or None,
          "ISSUER": s["ISSUER"] or "", "CLIENT_ID": s["CLIENT_ID"] or "",
          "TIMEOUT": parse_timeout(s["TIMEOUT"])}
-    return IdPConfig(**{key.lower(): _typed(key, s[key]) for key in DEFAULTS}, raw=s)
+    return IdPConfig(**{key.attr: _typed(key, s[key.name]) for key in SETTINGS}, raw=s)
 
 
 def reset_config(*, setting: str, **kwargs: Any) -> None:

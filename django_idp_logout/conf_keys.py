@@ -1,12 +1,17 @@
-"""What ``IDP_LOGOUT`` may hold: its keys, their defaults and types, and the value parsers.
+"""What ``IDP_LOGOUT`` may hold, declared once: the fields of :class:`IdPConfig`.
 
-Data only, read by :mod:`django_idp_logout.conf` (which merges and types the settings), by
-:mod:`django_idp_logout.conf_oidc` (mozilla-django-oidc's names for some keys) and by the
-system checks. Import these names from ``conf``; this module exists to keep ``conf`` short.
+Each field is one key (its name upper-cased) and declares, through :func:`setting`, the key's
+default, the types a setting may have, its documentation and, where special, how it becomes the
+field's value. Derived from it: :data:`SETTINGS`, :data:`DEFAULTS`, :data:`KEY_TYPES` (system
+checks), the typed values (``conf.get_config``) and the reference in ``docs/configuration.rst``
+(rendered at build time). Imports nothing from the app; import these names from ``conf``.
 """
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypeGuard
 
 #: Asymmetric JWS algorithms this app can verify with a key from the provider's JWKS.
@@ -21,115 +26,12 @@ DEFAULT_ALGORITHMS: tuple[str, ...] = ("RS256",)
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 #: Every value ``ALGORITHMS`` may hold (the system check ``E011`` validates the setting).
 SUPPORTED_ALGORITHMS = frozenset(ASYMMETRIC_ALGORITHMS) | HMAC_ALGORITHMS
-
 TOKEN_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
-
 #: Values ``LOGOUT_METHOD`` may take, compared case-insensitively (system check ``E026``).
 LOGOUT_METHODS = ("auto", "GET", "POST")
-
 #: Endpoint names accepted in ``ENDPOINTS`` (the discovery document's own key names).
-ENDPOINT_KEYS = (
-    "authorization_endpoint",
-    "token_endpoint",
-    "userinfo_endpoint",
-    "jwks_uri",
-    "end_session_endpoint",
-    "revocation_endpoint",
-    "introspection_endpoint",
-)
-
-DEFAULTS: dict[str, Any] = {
-    "PROVIDER": "generic",
-    "ISSUER": None,
-    "CLIENT_ID": None,
-    "CLIENT_SECRET": None,
-    "TOKEN_AUTH_METHOD": None,
-    "SCOPES": ("openid", "email", "profile"),
-    "AUTH_PARAMS": {},
-    "USE_DISCOVERY": True,
-    "ENDPOINTS": {},
-    "TIMEOUT": 5.0,
-    "CA_BUNDLE": None,
-    "LEEWAY": 60,
-    "ALGORITHMS": DEFAULT_ALGORITHMS,
-    "TRUSTED_AUDIENCES": (),
-    "USE_USERINFO": False,
-    "CLAIMS_MAPPING": {"email": "email", "first_name": "given_name", "last_name": "family_name"},
-    "CREATE_USERS": True,
-    "LINK_USERS_BY_EMAIL": False,
-    "REDIRECT_URI": None,
-    "LOGIN_REDIRECT_URL": None,
-    "ALLOWED_REDIRECT_HOSTS": (),
-    "LOGIN_ATTEMPT_TTL": 600,
-    "MAX_PENDING_LOGINS": 5,
-    "CACHE_ALIAS": "default",
-    "DISCOVERY_TTL": 3600,
-    "JWKS_TTL": 3600,
-    "JWKS_REFETCH_INTERVAL": 60,
-    "POST_LOGOUT_REDIRECT_URL": None,
-    "POST_LOGOUT_REDIRECT_URI": None,
-    "ALLOW_GET_LOGOUT": False,
-    "REVOKE_TOKENS_ON_LOGOUT": True,
-    "LOGOUT_METHOD": "auto",
-    "LOGOUT_PARAMS": {},
-    "LOGOUT_STATE_TTL": 600,
-    "SEND_ACCESS_TOKEN_HINT": False,
-    "CLEAR_SITE_DATA": ("cache", "storage"),
-    "FAILURE_REDIRECT_URL": None,
-    "SHOW_ERROR_DESCRIPTION": False,
-    "ERROR_TEMPLATE": "django_idp_logout/error.html",
-    "LOGOUT_TOKEN_MAX_AGE": 300,
-    "REQUIRE_LOGOUT_TOKEN_TYP": False,
-    "FRONTCHANNEL_FRAME_ANCESTORS": None,
-}
-
-#: Expected type(s) of each key, used by the system checks (``django_idp_logout.E004``).
-KEY_TYPES: dict[str, tuple[type, ...]] = {
-    "PROVIDER": (str,),
-    "ISSUER": (str,),
-    "CLIENT_ID": (str,),
-    "CLIENT_SECRET": (str, type(None)),
-    "TOKEN_AUTH_METHOD": (str, type(None)),
-    "SCOPES": (list, tuple, str),
-    "AUTH_PARAMS": (dict,),
-    "USE_DISCOVERY": (bool,),
-    "ENDPOINTS": (dict,),
-    "TIMEOUT": (int, float),
-    "CA_BUNDLE": (str, type(None)),
-    "LEEWAY": (int,),
-    "ALGORITHMS": (list, tuple),
-    "TRUSTED_AUDIENCES": (list, tuple),
-    "USE_USERINFO": (bool,),
-    "CLAIMS_MAPPING": (dict,),
-    "CREATE_USERS": (bool,),
-    "LINK_USERS_BY_EMAIL": (bool,),
-    "REDIRECT_URI": (str, type(None)),
-    "LOGIN_REDIRECT_URL": (str, type(None)),
-    "ALLOWED_REDIRECT_HOSTS": (list, tuple),
-    "LOGIN_ATTEMPT_TTL": (int,),
-    "MAX_PENDING_LOGINS": (int,),
-    "CACHE_ALIAS": (str,),
-    "DISCOVERY_TTL": (int,),
-    "JWKS_TTL": (int,),
-    "JWKS_REFETCH_INTERVAL": (int,),
-    "POST_LOGOUT_REDIRECT_URL": (str, type(None)),
-    "POST_LOGOUT_REDIRECT_URI": (str, type(None)),
-    "ALLOW_GET_LOGOUT": (bool,),
-    "REVOKE_TOKENS_ON_LOGOUT": (bool,),
-    "LOGOUT_METHOD": (str,),
-    "LOGOUT_PARAMS": (dict,),
-    "LOGOUT_STATE_TTL": (int,),
-    "SEND_ACCESS_TOKEN_HINT": (bool,),
-    "CLEAR_SITE_DATA": (list, tuple),
-    "FAILURE_REDIRECT_URL": (str, type(None)),
-    "SHOW_ERROR_DESCRIPTION": (bool,),
-    "ERROR_TEMPLATE": (str,),
-    "LOGOUT_TOKEN_MAX_AGE": (int,),
-    "REQUIRE_LOGOUT_TOKEN_TYP": (bool,),
-    "FRONTCHANNEL_FRAME_ANCESTORS": (list, tuple, type(None)),
-}
-assert KEY_TYPES.keys() == DEFAULTS.keys()
-# conf.IdPConfig has one field per key (lower-cased), plus ``raw``: checked below the class.
+ENDPOINT_KEYS = ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri",
+                 "end_session_endpoint", "revocation_endpoint", "introspection_endpoint")
 
 
 def is_number(value: Any) -> TypeGuard[int | float]:
@@ -156,3 +58,243 @@ def parse_timeout(value: Any) -> float:
 
 def _usable_timeout(value: Any) -> bool:
     return is_number(value) and 0 < value < float("inf")
+
+
+def _query_params(value: Any) -> dict[str, str] | None:  # query parameters: strings only
+    return None if value is None else {str(k): str(v) for k, v in dict(value).items()}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One ``IDP_LOGOUT`` key as declared on :class:`IdPConfig` (see :data:`SETTINGS`)."""
+
+    name: str  #: the key, e.g. ``"ISSUER"``: the field's name upper-cased
+    default: Any
+    types: tuple[type, ...]  #: what a setting may be (``type(None)`` where ``None`` is allowed)
+    doc: str  #: reStructuredText, for the configuration reference
+    section: str = ""  #: starts a section of the reference (title)
+    default_doc: str = ""  #: replaces "default ``…``" in the reference, e.g. "required"
+    convert: Callable[[Any], Any] | None = None  #: merged setting -> field value, if special
+
+    @property
+    def attr(self) -> str:
+        """The :class:`IdPConfig` field."""
+        return self.name.lower()
+
+
+def setting(default: Any, *types: type | None, doc: str, section: str = "",
+            default_doc: str = "", convert: Callable[[Any], Any] | None = None
+            ) -> dict[str, Setting]:
+    """Field metadata declaring a key: ``field(metadata=setting(default, str, None, doc=…))``.
+
+    ``None`` among ``types`` stands for ``type(None)``; the name comes from the field.
+    """
+    return {"setting": Setting("", default, tuple(type(None) if t is None else t for t in types),
+                               inspect.cleandoc(doc), section, default_doc, convert)}
+
+
+@dataclass(frozen=True)
+class IdPConfig:
+    """Typed view of the effective configuration. Build it with :func:`get_config`.
+
+    Also the declaration of every ``IDP_LOGOUT`` key: one field each, upper-cased.
+    """
+
+    provider: str = field(metadata=setting("generic", str, section="Provider and client", doc="""
+        The provider profile: a registry name or the dotted path of a
+        ``django_idp_logout.providers.Provider`` subclass."""))
+    issuer: str = field(metadata=setting(None, str, default_doc="required", doc="""
+        The provider's issuer identifier, exactly as in its discovery document (trailing slash
+        included or not). Discovery is fetched from ``ISSUER`` +
+        ``/.well-known/openid-configuration`` and its ``issuer`` must equal ``ISSUER``. Must be
+        ``https`` (plain ``http`` only on loopback, for development)."""))
+    client_id: str = field(metadata=setting(None, str, default_doc="required", doc="""
+        The client identifier registered at the provider."""))
+    client_secret: str | None = field(metadata=setting(None, str, None, doc="""
+        The client secret. Omit it for a public client: PKCE alone then protects the code."""))
+    token_auth_method: str | None = field(metadata=setting(None, str, None, doc="""
+        ``"client_secret_basic"``, ``"client_secret_post"`` or ``"none"``. Unset: ``none`` for
+        a public client, otherwise ``client_secret_basic`` when the provider supports it (the
+        default when it does not say), else ``client_secret_post``."""))
+    scopes: tuple[str, ...] = field(metadata=setting(
+        ("openid", "email", "profile"), list, tuple, str, convert=parse_scopes,
+        section="Authorization request", doc="""
+        A list, tuple or space-separated string. ``openid`` is always sent."""))
+    auth_params: Mapping[str, str] = field(metadata=setting({}, dict, convert=_query_params, doc="""
+        Extra authorization parameters: ``prompt``, ``ui_locales``, ``acr_values``,
+        ``max_age``, ``login_hint``… The flow's own parameters (``state``, ``nonce``,
+        ``redirect_uri``, ``code_challenge``…) cannot be overridden. With ``max_age``, the ID
+        token must carry an ``auth_time`` that is recent enough. With ``acr_values``
+        (space-separated), the ID token's ``acr`` must be one of them (Core §3.1.3.7 step 12),
+        whatever the authorization URL said."""))
+    redirect_uri: str | None = field(metadata=setting(None, str, None, doc="""
+        The callback URL registered at the provider. Unset: built from the request."""))
+    use_discovery: bool = field(metadata=setting(True, bool, section="Provider metadata", doc="""
+        Fetch the discovery document. Turn it off for a provider without one and give every
+        endpoint in ``ENDPOINTS``."""))
+    endpoints: Mapping[str, str] = field(metadata=setting({}, dict, doc="""
+        Endpoint overrides, keyed by the discovery document's names: ``authorization_endpoint``,
+        ``token_endpoint``, ``userinfo_endpoint``, ``jwks_uri``, ``end_session_endpoint``,
+        ``revocation_endpoint``, ``introspection_endpoint``. They win over discovery.
+
+        With an ``https`` issuer every endpoint, discovered or overridden, must be ``https``:
+        one plain-``http`` endpoint makes the provider unusable (``insecure_endpoint``, logged
+        at ERROR with the key's name) rather than a code, token or secret being sent in clear or
+        the endpoint being silently dropped. Fix the provider's public URL (behind a
+        TLS-terminating proxy: its external ``https`` URL, or ``X-Forwarded-Proto``) or
+        override the endpoint here. Plain ``http`` is accepted only on loopback with a loopback
+        ``http`` issuer (development). A value that is not a URL at all is ignored with a
+        warning, and the endpoint is treated as absent; for a required endpoint (authorization,
+        token, JWKS) the provider is refused. The system checks report these overrides at
+        start-up: ``E027`` (plain ``http``), ``E028`` (a required one that is not a URL),
+        ``W010`` (an optional one)."""))
+    discovery_ttl: int = field(metadata=setting(3600, int, doc="""
+        Seconds the discovery document stays cached."""))
+    jwks_ttl: int = field(metadata=setting(3600, int, doc="""
+        Seconds the provider's signing keys stay cached."""))
+    jwks_refetch_interval: int = field(metadata=setting(60, int, doc="""
+        A token signed with a key id not in the cached keys, or whose signature fails with a
+        cached key (a key replaced under the same id), triggers one refetch; the same key id
+        does not trigger another within this many seconds. ID tokens (from the token endpoint,
+        over TLS) may cause up to ten refetches per interval; logout tokens, which anybody can
+        post, share a separate budget of three, so forged tokens cannot use up the refetch a
+        genuine key rotation needs. A genuinely new key is therefore picked up at once."""))
+    cache_alias: str = field(metadata=setting("default", str, doc="""
+        The Django cache holding discovery and keys; also single-use values and revocation
+        markers when it is shared by all processes and atomic (see `Single use and shared
+        state`_)."""))
+    timeout: float = field(metadata=setting(5.0, int, float, section="HTTP", doc="""
+        Seconds for each outbound request to connect and for each read; ``None`` means the
+        default. A whole call (headers and body) never lasts longer than twice this, however
+        slowly the provider sends: a provider that hangs or trickles bytes gives a 504 page,
+        never a hung worker."""))
+    ca_bundle: str | None = field(metadata=setting(None, str, None, doc="""
+        Path of a CA bundle for a provider with a private CA. TLS verification is always on;
+        this wins over the ``REQUESTS_CA_BUNDLE`` environment variable, which otherwise
+        applies."""))
+    algorithms: tuple[str, ...] = field(metadata=setting(
+        DEFAULT_ALGORITHMS, list, tuple, section="Token validation", doc=f"""
+        JWS algorithms accepted for ID tokens and logout tokens. The default is OpenID
+        Connect's default ``id_token_signed_response_alg``; list what your client is registered
+        for, from ``{' '.join(ASYMMETRIC_ALGORITHMS)}``. A token signed with another of the
+        provider's keys and another algorithm is rejected. ``none`` is never accepted.
+        ``HS256``/``HS384``/``HS512`` are accepted only when listed here, and then only with
+        ``CLIENT_SECRET`` as the key — never with a key from the JWKS."""))
+    leeway: int = field(metadata=setting(60, int, doc="""
+        Seconds of clock skew tolerated for ``exp``, ``iat``, ``nbf`` and ``auth_time``."""))
+    trusted_audiences: tuple[str, ...] = field(metadata=setting((), list, tuple, doc="""
+        Audiences besides ``CLIENT_ID`` that an ID token may list. Any other extra audience is
+        rejected (OpenID Connect Core 3.1.3.7, step 3)."""))
+    use_userinfo: bool = field(metadata=setting(False, bool, doc="""
+        Call the UserInfo endpoint after validating the ID token and merge its claims (its
+        ``sub`` must equal the ID token's; it cannot change ``iss``, ``sub``, ``aud``…). Off by
+        default: most providers put the claims in the ID token, and the call costs a round
+        trip."""))
+    claims_mapping: Mapping[str, str] = field(metadata=setting(
+        {"email": "email", "first_name": "given_name", "last_name": "family_name"}, dict,
+        section="Users", doc="""
+        User model field → claim. Fields are set at creation and refreshed at each sign-in;
+        fields the user model lacks are skipped."""))
+    create_users: bool = field(metadata=setting(True, bool, doc="""
+        Create a local user at the first sign-in. Off: unknown identities see a 403 page."""))
+    link_users_by_email: bool = field(metadata=setting(False, bool, doc="""
+        Opt-in: the first sign-in of a provider identity is linked to an existing local user
+        with the same e-mail address, typically one that so far signed in with a password.
+        Users are otherwise matched only by ``(issuer, sub)``. So that nobody can have another
+        person's sign-in attached to their account, while it is on:
+
+        * only an address with ``email_verified`` exactly ``true`` is matched, **and stored**:
+          an unverified ``email`` claim is never written to the user's e-mail field, at
+          creation or later (the hooks ``create_user`` and ``update_user`` do not see it), and
+          the e-mail field is filled from the ``email`` claim only, whatever
+          ``CLAIMS_MAPPING`` says. Without this, someone could sign in with the victim's
+          address, unverified, get an account that carries it, and have the victim's later
+          verified sign-in linked into it;
+        * a user who already has a provider identity (any issuer, any ``sub``) is never linked:
+          another identity with the same address gets a user of its own;
+        * addresses are compared case-insensitively, and a sign-in is linked only when exactly
+          one user has the address; when several do, none is picked.
+
+        Linking trusts each provider's ``email_verified``: enable it only with providers that
+        verify addresses, and only if the addresses of your existing users were verified too
+        (by your own sign-up, for instance). Providers that never send ``email_verified``
+        (some Entra ID set-ups) then get no address stored."""))
+    login_redirect_url: str = field(metadata=setting(
+        None, str, None, section="Redirects", default_doc="default: Django's "
+        "``LOGIN_REDIRECT_URL``", doc="""
+        Where users land after signing in when no safe ``next`` was given."""))
+    allowed_redirect_hosts: tuple[str, ...] = field(metadata=setting((), list, tuple, doc="""
+        Hosts besides the request's own that ``next`` may point to."""))
+    login_attempt_ttl: int = field(metadata=setting(600, int, section="Sign-in attempts", doc="""
+        Seconds a started sign-in may take before its ``state`` expires."""))
+    max_pending_logins: int = field(metadata=setting(5, int, doc="""
+        Sign-ins pending at once in one session (tabs); the oldest is dropped past this."""))
+    post_logout_redirect_url: str = field(metadata=setting(
+        None, str, None, section="Logout", default_doc="default: Django's "
+        "``LOGOUT_REDIRECT_URL``, else ``\"/\"``", doc="""
+        The public page users land on after signing out. A URL or a URL name."""))
+    post_logout_redirect_uri: str | None = field(metadata=setting(None, str, None, doc="""
+        The URL the provider sends users back to (register it there). Unset: the absolute URL
+        of ``logout/complete/``, built from the request."""))
+    allow_get_logout: bool = field(metadata=setting(False, bool, doc="""
+        Sign out on GET too (mozilla-django-oidc's ``ALLOW_LOGOUT_GET_METHOD`` fills it). Off,
+        GET shows a confirmation form."""))
+    revoke_tokens_on_logout: bool = field(metadata=setting(True, bool, doc="""
+        Revoke the refresh token, then the access token, at logout (RFC 7009) whenever the
+        provider has a revocation endpoint (discovery's ``revocation_endpoint``; Akamai's
+        documented fallback URL), for every profile. ``False`` turns it off. Failures never
+        stop the logout: ``invalid_client`` is logged at ERROR, a provider down or slow at
+        WARNING."""))
+    logout_method: str = field(metadata=setting("auto", str, doc="""
+        How the end-session request is sent: ``"auto"`` redirects (GET) unless the URL would be
+        longer than 8,000 characters and the profile takes POST, then the browser submits a
+        form (the POST binding of RP-Initiated Logout 1.0); ``"GET"`` or ``"POST"`` forces
+        either. Case does not matter; any other value is the system check error ``E026``."""))
+    logout_params: Mapping[str, str] = field(metadata=setting(
+        {}, dict, convert=_query_params, doc="""
+        Extra end-session parameters, e.g. ``{"ui_locales": "de"}``."""))
+    logout_state_ttl: int = field(metadata=setting(600, int, doc="""
+        Seconds the logout ``state`` stays valid."""))
+    send_access_token_hint: bool = field(metadata=setting(False, bool, doc="""
+        Send ``access_token_hint`` to profiles that accept it (cidaas). A token in a URL leaks
+        into logs and history: opt in only if you must."""))
+    clear_site_data: tuple[str, ...] = field(metadata=setting(
+        ("cache", "storage"), list, tuple, doc="""
+        Directives of the ``Clear-Site-Data`` header on the logout response; ``()`` sends
+        none."""))
+    failure_redirect_url: str | None = field(metadata=setting(
+        None, str, None, section="Errors", doc="""
+        Send users here after a failed sign-in instead of rendering the error page, with
+        ``?error=<code>&reference=<id>`` added. The failure is logged and signalled either
+        way."""))
+    show_error_description: bool = field(metadata=setting(False, bool, doc="""
+        Show the provider's ``error_description`` (sanitized and escaped) on the error page —
+        only when ``DEBUG`` is also true."""))
+    error_template: str = field(metadata=setting("django_idp_logout/error.html", str, doc="""
+        Template rendered for failures. Context: ``title``, ``message``, ``code``, ``stage``,
+        ``reference``, ``retry_url``, ``status``, ``description``."""))
+    logout_token_max_age: int = field(metadata=setting(
+        300, int, section="Provider-initiated logout", doc="""
+        Seconds a back-channel logout token's ``iat`` may lie in the past (plus ``LEEWAY``).
+        Also bounds how long ``jti`` values are remembered."""))
+    require_logout_token_typ: bool = field(metadata=setting(False, bool, doc="""
+        Require the ``typ: logout+jwt`` header on logout tokens (accepted either way)."""))
+    frontchannel_frame_ancestors: tuple[str, ...] | None = field(metadata=setting(
+        None, list, tuple, None, doc="""
+        Origins allowed to embed ``frontchannel-logout/``. Unset: the issuer's origin."""))
+    #: The merged settings the fields were built from (``effective_settings``, normalised).
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def is_public_client(self) -> bool:
+        return not self.client_secret
+
+
+#: Every key, in declaration order (the order of the reference).
+SETTINGS: tuple[Setting, ...] = tuple(
+    replace(f.metadata["setting"], name=f.name.upper())
+    for f in fields(IdPConfig) if "setting" in f.metadata)
+#: Default of each key (``None``: none, or computed at run time, see ``conf``).
+DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+#: Expected type(s) of each key, used by the system checks (``django_idp_logout.E004``).
+KEY_TYPES: dict[str, tuple[type, ...]] = {s.name: s.types for s in SETTINGS}

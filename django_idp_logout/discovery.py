@@ -13,7 +13,6 @@ dropped. Plain http is accepted only on loopback with a loopback http issuer (de
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from django.core.cache import BaseCache, caches
 from . import http
 from .conf import ENDPOINT_KEYS, IdPConfig, get_config
 from .exceptions import ProviderUnavailable
+from .store import provider_cache_key
 
 logger = logging.getLogger("django_idp_logout")
 
@@ -73,12 +73,6 @@ class ProviderMetadata:
 def provider_cache(config: IdPConfig) -> BaseCache:
     """The cache that holds the provider's metadata and keys (``CACHE_ALIAS``)."""
     return caches[config.cache_alias]
-
-
-def provider_cache_key(config: IdPConfig, kind: str, extra: str = "") -> str:
-    """Cache key for ``kind`` (``discovery``, ``jwks`` …) of this issuer and client."""
-    digest = hashlib.sha256(f"{config.issuer}\0{config.client_id}\0{extra}".encode()).hexdigest()
-    return f"idp_logout:{kind}:{digest[:32]}"
 
 
 def is_secure_url(url: str) -> bool:

@@ -27,8 +27,9 @@ import jwt
 
 from . import http
 from .conf import IdPConfig, get_config
-from .discovery import ProviderMetadata, get_metadata, provider_cache, provider_cache_key
+from .discovery import ProviderMetadata, get_metadata, provider_cache
 from .exceptions import InvalidToken, ProviderUnavailable
+from .store import provider_cache_key
 
 logger = logging.getLogger("django_idp_logout")
 
@@ -130,7 +131,7 @@ def _may_refetch(config: IdPConfig, kid: str | None, stage: str, reason: str) ->
     cache = provider_cache(config)
     # One marker per source and kid: forged logout tokens naming the kid of a key the provider
     # is about to publish cannot block the refetch a genuine ID token with that kid needs.
-    if not cache.add(provider_cache_key(config, "jwks-kid", f"{source}\0{kid or ''}"), 1, interval):
+    if not cache.add(provider_cache_key(config, "jwks-kid", source, kid or ""), 1, interval):
         logger.info("stage=%s JWKS not refetched (%s, kid=%s): already refetched for this key "
                     "id in the last %d s", stage, reason, _kid_for_log(kid), interval)
         return False
@@ -160,18 +161,19 @@ def _check_alg(alg: str, stage: str) -> None:
                            stage=stage)
 
 
-def find_verification_key(kid: str | None, alg: str, *, stage: str = "id_token"
-                          ) -> VerificationKey:
+def find_verification_key(kid: str | None, alg: str, *, stage: str = "id_token",
+                          metadata: ProviderMetadata | None = None) -> VerificationKey:
     """The provider's public key for a JWS header's ``kid`` and ``alg``, with its origin.
 
     Uses the cached JWKS; fetches it when absent, and refetches it (rate-limited) when no key
     matches ``kid``. Raises :class:`InvalidToken` when no single usable key matches (an
     absent ``kid`` is fine only when exactly one key fits the algorithm, per OpenID Connect
-    Core §10.1), :class:`ProviderUnavailable` when the keys cannot be fetched.
+    Core §10.1), :class:`ProviderUnavailable` when the keys cannot be fetched. ``metadata``
+    saves loading the discovery document again when the caller holds it.
     """
     config = get_config()
     _check_alg(alg, stage)
-    metadata = get_metadata()
+    metadata = metadata or get_metadata()
     keys = provider_cache(config).get(provider_cache_key(config, "jwks"))
     fresh = keys is None
     if keys is None:
@@ -183,7 +185,8 @@ def find_verification_key(kid: str | None, alg: str, *, stage: str = "id_token"
 
 
 def refetch_verification_key(kid: str | None, alg: str, failed: VerificationKey, *,
-                             stage: str = "id_token") -> VerificationKey | None:
+                             stage: str = "id_token", metadata: ProviderMetadata | None = None
+                             ) -> VerificationKey | None:
     """After a signature failed with ``failed`` (a cached key): refetch once, rate-limited.
 
     Returns the key now published for ``kid`` when it differs from ``failed`` (the provider
@@ -193,7 +196,7 @@ def refetch_verification_key(kid: str | None, alg: str, failed: VerificationKey,
     _check_alg(alg, stage)
     if failed.fresh or not _may_refetch(config, kid, stage, "signature failed with a cached key"):
         return None
-    found = _select(_fetch_jwks(config, get_metadata()), kid, alg)
+    found = _select(_fetch_jwks(config, metadata or get_metadata()), kid, alg)
     if len(found) != 1 or found[0][0] == failed.jwk:
         logger.info("stage=%s the refetched JWKS has no other key for kid=%s", stage,
                     _kid_for_log(kid))

@@ -16,6 +16,7 @@ from typing import Any
 import jwt
 
 from .conf import HMAC_ALGORITHMS, IdPConfig, is_number
+from .discovery import ProviderMetadata
 from .exceptions import InvalidToken
 from .jwks import find_verification_key, refetch_verification_key
 
@@ -30,9 +31,13 @@ FOREIGN_TYPES = frozenset({"logout+jwt", "at+jwt", "application/logout+jwt", "ap
                            "secevent+jwt", "application/secevent+jwt"})
 
 
-def decode_signed(raw: Any, *, config: IdPConfig, stage: str) -> tuple[dict[str, Any],
-                                                                      dict[str, Any]]:
-    """Verify a compact JWS's signature; return ``(header, payload)``. Checks no claim."""
+def decode_signed(raw: Any, *, config: IdPConfig, stage: str,
+                  metadata: ProviderMetadata | None = None) -> tuple[dict[str, Any],
+                                                                     dict[str, Any]]:
+    """Verify a compact JWS's signature; return ``(header, payload)``. Checks no claim.
+
+    ``metadata``: the provider's, when the caller already holds it (one load per sign-in).
+    """
     if not isinstance(raw, str) or not raw or len(raw) > MAX_TOKEN_LENGTH:
         raise InvalidToken("token missing or too large", code="malformed_token", stage=stage)
     if raw.count(".") != 2:
@@ -60,13 +65,14 @@ def decode_signed(raw: Any, *, config: IdPConfig, stage: str) -> tuple[dict[str,
                                stage=stage)
         payload = _verify(raw, config.client_secret.encode(), alg, stage)
     else:
-        found = find_verification_key(kid, alg, stage=stage)
+        found = find_verification_key(kid, alg, stage=stage, metadata=metadata)
         try:
             payload = _verify(raw, found.key, alg, stage)
         except InvalidToken as exc:
             # The provider may have replaced the key under the same kid: a cached key that
             # fails gets one rate-limited refetch, so sign-in recovers before JWKS_TTL.
-            replaced = (refetch_verification_key(kid, alg, found, stage=stage)
+            replaced = (refetch_verification_key(kid, alg, found, stage=stage,
+                                                 metadata=metadata)
                         if exc.code == "invalid_signature" else None)
             if replaced is None:
                 raise

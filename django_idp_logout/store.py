@@ -15,9 +15,10 @@ not atomic, so neither can give that. Which storage is used is decided in one pl
   :class:`~django_idp_logout.models.SharedValue`, where an INSERT under the primary key is
   the claim.
 
-Every key is built by :func:`make_key` (``idp_logout:<kind>:<sha256 hex>``): a secret never
-appears in a key, a row, or a log. Database errors propagate as
-:class:`django.db.DatabaseError`, for the caller to turn into a page.
+Every key the app writes (these, and the cached discovery document and JWKS) is built by
+:func:`cache_key` (``idp_logout:<kind>:<sha256 hex>``): a secret never appears in a key, a
+row, or a log. Database errors propagate as :class:`django.db.DatabaseError`, for the caller
+to turn into a page.
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ import re
 import secrets
 import time
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 from typing import Any
 
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
-from django.db import DatabaseError, IntegrityError, router, transaction
+from django.db import DatabaseError, IntegrityError, connections, router, transaction
 from django.utils import timezone
 
 from .conf import IdPConfig, get_config
@@ -61,15 +63,28 @@ CLEANUP_BATCH = 100
 _KIND = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 
 
-def make_key(kind: str, value: str) -> str:
-    """The one key format: ``idp_logout:<kind>:<sha256 hex of value>`` (at most 115 chars).
+def cache_key(kind: str, *parts: str) -> str:
+    """The one key format: ``idp_logout:<kind>:<sha256 hex of the parts>`` (at most 116 chars).
 
-    ``kind`` separates uses (a login ``state`` is never mistaken for a ``jti``); hashing keeps
-    the secret out of the cache, the database and the logs, and bounds the key length.
+    Every key the app writes, to the cache or the database, is built here. ``kind`` separates
+    uses (a login ``state`` is never mistaken for a ``jti``); the parts, joined with NUL, are
+    hashed: a secret or an identifier (issuer, client id, ``kid``) never appears in a key, a
+    row or a log, and the key length is bounded. Put a part that others choose last.
     """
     if not _KIND.fullmatch(kind):
         raise ValueError(f"invalid kind {kind!r}: lowercase letters, digits, - and _")
-    return f"idp_logout:{kind}:{hashlib.sha256(value.encode()).hexdigest()}"
+    digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()
+    return f"idp_logout:{kind}:{digest}"
+
+
+def make_key(kind: str, value: str) -> str:
+    """The key of one value: :func:`cache_key` with one part."""
+    return cache_key(kind, value)
+
+
+def provider_cache_key(config: IdPConfig, kind: str, *parts: str) -> str:
+    """The key of ``kind`` (``discovery``, ``jwks`` …) for this issuer and client."""
+    return cache_key(kind, config.issuer, config.client_id, *parts)
 
 
 def atomic_shared_cache(config: IdPConfig | None = None) -> BaseCache | None:
@@ -104,6 +119,13 @@ def _decode(text: str | None) -> Any:
         return None
 
 
+def _one_statement(db: str) -> AbstractContextManager[Any]:
+    """Around one statement that may fail: a savepoint inside a transaction (so the outer one
+    stays usable), nothing in autocommit, where the statement is atomic by itself (saves the
+    BEGIN and COMMIT round trips of a sign-in's claim)."""
+    return transaction.atomic(using=db) if connections[db].in_atomic_block else nullcontext()
+
+
 def _db() -> str:
     # Reads too go to the write database: a replica may not have seen the claim yet.
     return router.db_for_write(SharedValue)
@@ -129,10 +151,10 @@ def claim_once(kind: str, value: str, ttl: float, *, config: IdPConfig | None = 
     now = timezone.now()
     expires = now + timedelta(seconds=_ttl(ttl))
     try:
-        with transaction.atomic(using=db):
+        with _one_statement(db):
             SharedValue.objects.using(db).create(key=key, value="", expires=expires)
     except IntegrityError:
-        with transaction.atomic(using=db):
+        with _one_statement(db):
             taken_over = SharedValue.objects.using(db).filter(
                 key=key, expires__lte=now).update(value="", expires=expires)
         return int(taken_over) == 1

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .conf import IdPConfig, get_config, is_number
+from .discovery import ProviderMetadata
 from .exceptions import InvalidToken
 from .jws import FOREIGN_TYPES, MAX_IDENTIFIER_LENGTH, check_common_claims, decode_signed
 from .logout_tokens import LogoutToken, jti_claim_ttl, validate_logout_token
@@ -62,7 +63,8 @@ def requested_acr_values(config: IdPConfig) -> tuple[str, ...]:
 
 def validate_id_token(raw: Any, *, nonce: str, access_token: str | None = None,
                       max_age: int | None = None, now: float | None = None,
-                      acr_values: str | Collection[str] | None = None) -> IDToken:
+                      acr_values: str | Collection[str] | None = None,
+                      metadata: ProviderMetadata | None = None) -> IDToken:
     """Validate an ID token from the token endpoint; raise :class:`InvalidToken` otherwise.
 
     ``acr_values`` defaults to the configured request (``AUTH_PARAMS["acr_values"]``), not to
@@ -70,7 +72,7 @@ def validate_id_token(raw: Any, *, nonce: str, access_token: str | None = None,
     """
     config = get_config()
     stage = "id_token"
-    header, claims = decode_signed(raw, config=config, stage=stage)
+    header, claims = decode_signed(raw, config=config, stage=stage, metadata=metadata)
     typ = header.get("typ")
     if isinstance(typ, str) and typ.lower() in FOREIGN_TYPES:
         raise InvalidToken(f"a {typ[:30]} token is not an ID token", code="malformed_token",

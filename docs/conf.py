@@ -1,7 +1,20 @@
-"""Sphinx configuration. Built with warnings as errors (``make docs``)."""
+"""Sphinx configuration. Built with warnings as errors (``make docs``).
 
+Includes a small extension: the directive ``idp-logout-settings`` renders the reference of
+every ``IDP_LOGOUT`` key from the keys' one declaration (``django_idp_logout/conf_keys.py``),
+so the page cannot miss a key nor list one that does not exist.
+"""
+
+import json
 import os
 import sys
+from typing import Any
+
+from docutils import nodes
+from docutils.statemachine import StringList
+from sphinx.application import Sphinx
+from sphinx.util.docutils import SphinxDirective
+from sphinx.util.nodes import nested_parse_with_titles
 
 sys.path.insert(0, os.path.abspath(".."))
 
@@ -20,3 +33,48 @@ html_theme = "furo"
 html_title = f"django-idp-logout {release}"
 exclude_patterns = ["_build"]
 nitpicky = False
+
+
+def literal(value: Any) -> str:
+    """A default as the reference shows it: Python syntax, strings in double quotes."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, tuple):
+        items = ", ".join(map(literal, value))
+        return f"({items},)" if len(value) == 1 else f"({items})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def settings_reference() -> list[str]:
+    """The reference of every key, as reStructuredText lines, in declaration order."""
+    from django_idp_logout.conf import SETTINGS
+
+    lines: list[str] = []
+    for key in SETTINGS:
+        if key.section:
+            lines += [key.section, "~" * len(key.section), ""]
+        lines.append(f"``{key.name}`` ({key.default_doc or f'default ``{literal(key.default)}``'})")
+        lines += [f"   {line}".rstrip() for line in key.doc.splitlines()]
+        lines.append("")
+    return lines
+
+
+class SettingsReference(SphinxDirective):
+    """``.. idp-logout-settings::`` — one entry per ``IDP_LOGOUT`` key, in sections."""
+
+    def run(self) -> list[nodes.Node]:
+        from django_idp_logout import conf_keys
+
+        self.env.note_dependency(conf_keys.__file__)
+        node = nodes.section()
+        node.document = self.state.document
+        source = "django_idp_logout/conf_keys.py (IdPConfig)"
+        nested_parse_with_titles(self.state, StringList(settings_reference(), source), node)
+        return node.children
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_directive("idp-logout-settings", SettingsReference)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

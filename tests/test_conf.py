@@ -1,8 +1,10 @@
 """The typed configuration: defaults, conversions, precedence over mozilla-django-oidc."""
 
-from typing import Any
+from dataclasses import fields
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
-from django_idp_logout.conf import DEFAULTS, get_config
+from django_idp_logout.conf import DEFAULTS, KEY_TYPES, SETTINGS, IdPConfig, get_config
 
 
 def test_every_key_becomes_a_typed_field(settings: Any) -> None:
@@ -33,3 +35,30 @@ def test_idp_logout_wins_over_mozilla_settings(settings: Any) -> None:
     assert config.client_id == "ours"
     assert config.client_secret == "their-secret"
     assert config.endpoints == {"token_endpoint": "https://i.test/token"}
+
+
+def test_each_key_is_declared_once_on_the_typed_config() -> None:
+    """``IdPConfig``'s fields are the declaration: every field but ``raw`` is a key, and the
+    defaults and the checks' types are read from it."""
+    declared = [f.name for f in fields(IdPConfig) if f.name != "raw"]
+    assert [key.attr for key in SETTINGS] == declared
+    assert list(DEFAULTS) == list(KEY_TYPES) == [name.upper() for name in declared]
+    for key in SETTINGS:
+        assert DEFAULTS[key.name] is key.default
+        assert KEY_TYPES[key.name] == key.types
+        assert key.default is None or isinstance(key.default, key.types), key.name
+
+
+def _runtime_types(hint: Any) -> tuple[type, ...]:
+    if get_origin(hint) in (Union, UnionType):
+        return tuple(t for arg in get_args(hint) for t in _runtime_types(arg))
+    return (get_origin(hint) or hint,)
+
+
+def test_default_values_have_the_declared_field_types(settings: Any) -> None:
+    settings.IDP_LOGOUT = {"ISSUER": "https://i.test", "CLIENT_ID": "c"}
+    config = get_config()
+    hints = get_type_hints(IdPConfig)
+    for key in SETTINGS:
+        value = getattr(config, key.attr)
+        assert isinstance(value, _runtime_types(hints[key.attr])), (key.name, value)

@@ -122,7 +122,7 @@ def _redeem(bound: BoundProvider, params: Mapping[str, str], attempt: Attempt,
                                  redirect_uri=redirect_uri)
     id_token = validate_id_token(tokens.id_token, nonce=attempt.nonce,
                                  access_token=tokens.access_token,
-                                 max_age=bound.profile.max_age())
+                                 max_age=bound.profile.max_age(), metadata=bound.metadata)
     return tokens, id_token
 
 
