@@ -175,14 +175,14 @@ def test_a_concurrent_link_wins_and_the_other_sign_in_gets_its_own_user(
         django_user_model: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Both sign-ins found the unlinked user; the first to insert its identity keeps it."""
     existing = django_user_model.objects.create_user("alice", email="alice@example.test")
-    found = OIDCBackend._link_by_email
+    found = OIDCBackend._user_to_link
 
     def link_then_lose_the_race(self: OIDCBackend, claims: Mapping[str, Any]) -> Any:
         user = found(self, claims)
         OIDCIdentity.objects.create(user=existing, issuer=OTHER_ISSUER, subject="first")
         return user
 
-    monkeypatch.setattr(OIDCBackend, "_link_by_email", link_then_lose_the_race)
+    monkeypatch.setattr(OIDCBackend, "_user_to_link", link_then_lose_the_race)
     user = sign_in("second", email="alice@example.test", email_verified=True)
     assert user is not None
     assert user.pk != existing.pk
