@@ -39,7 +39,7 @@ tox: $(STAMP) $(OP_STAMP)  ## The Django x Python matrix (TOXENV=... to pick)
 	$(BIN)/tox
 
 bench: $(STAMP) $(OP_STAMP)  ## Benchmarks, full counts; rewrites docs/performance.md
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run --profile
 
 bench-quick: $(STAMP) $(OP_STAMP)  ## Benchmarks with tiny counts (CI: proves they run)
 	$(BIN)/python -m benchmarks.run --quick

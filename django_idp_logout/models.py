@@ -62,7 +62,6 @@ class OIDCSession(models.Model):
         indexes = [
             models.Index(fields=["issuer", "sid"], name="idp_logout_session_sid"),
             models.Index(fields=["issuer", "subject"], name="idp_logout_session_sub"),
-            models.Index(fields=["session_key"], name="idp_logout_session_key"),
             models.Index(fields=["expires"], name="idp_logout_session_expires"),
         ]
 

@@ -146,17 +146,15 @@ def follow_key_cycle(request: HttpRequest) -> None:
     key = session.session_key
     if not isinstance(data, dict) or not key or data.get("key") == key:
         return
-    _mapping(data, data.get("key")).update(session_key=key)
+    _mapping(data).update(session_key=key)
     session[SESSION_KEY] = {**data, "key": key}
 
 
-def _mapping(data: Mapping[str, Any], session_key: str | None) -> QuerySet[OIDCSession]:
-    """This session's mapping row: by the id it remembers, or — for a session signed in
-    before it remembered one — by its session key (indexed)."""
-    rows: QuerySet[OIDCSession] = (
-        OIDCSession.objects.filter(pk=data["mapping"]) if data.get("mapping") is not None
-        else OIDCSession.objects.filter(session_key=session_key or "\0"))
-    return rows
+def _mapping(data: Mapping[str, Any]) -> QuerySet[OIDCSession]:
+    """This session's mapping row, by the id it remembers (none for a session signed in by an
+    older version, whose row ``clear_idp_sessions`` removes once the session is gone)."""
+    rows: QuerySet[OIDCSession] = OIDCSession.objects.filter(pk=data.get("mapping"))
+    return rows if data.get("mapping") is not None else rows.none()
 
 
 def forget(request: HttpRequest) -> None:
@@ -172,7 +170,7 @@ def forget(request: HttpRequest) -> None:
         if not engine_can_delete() and isinstance(rid, str) and rid:
             shared_store.set_markers({_marker("rid", "", rid): time.time()},
                                      settings.SESSION_COOKIE_AGE)
-        _mapping(data, request.session.session_key).delete()
+        _mapping(data).delete()
     except DatabaseError:
         logger.exception("stage=logout could not remove the session mapping (database error); "
                          "the local logout goes on")

@@ -61,6 +61,21 @@ def requested_acr_values(config: IdPConfig) -> tuple[str, ...]:
     return tuple(str(config.auth_params.get("acr_values", "")).split())
 
 
+def _check_auth_time(auth_time: Any, max_age: int | None, earliest: float) -> None:
+    """``auth_time`` is a number; with ``max_age`` requested it is present and recent enough
+    (Core §3.1.3.7 step 11)."""
+    if auth_time is not None and not is_number(auth_time):
+        raise InvalidToken("auth_time is not a number", code="invalid_auth_time",
+                           stage="id_token")
+    if max_age is not None:
+        if auth_time is None:
+            raise InvalidToken("max_age was requested but auth_time is missing",
+                               code="invalid_auth_time", stage="id_token")
+        if auth_time + max_age < earliest:
+            raise InvalidToken("authentication is older than max_age",
+                               code="invalid_auth_time", stage="id_token")
+
+
 def validate_id_token(raw: Any, *, nonce: str, access_token: str | None = None,
                       max_age: int | None = None, now: float | None = None,
                       acr_values: str | Collection[str] | None = None,
@@ -90,16 +105,7 @@ def validate_id_token(raw: Any, *, nonce: str, access_token: str | None = None,
                                                                    nonce.encode()):
         raise InvalidToken("nonce does not match this sign-in", code="invalid_nonce",
                            stage=stage)
-    auth_time = claims.get("auth_time")
-    if auth_time is not None and not is_number(auth_time):
-        raise InvalidToken("auth_time is not a number", code="invalid_auth_time", stage=stage)
-    if max_age is not None:
-        if auth_time is None:
-            raise InvalidToken("max_age was requested but auth_time is missing",
-                               code="invalid_auth_time", stage=stage)
-        if auth_time + max_age < now - config.leeway:
-            raise InvalidToken("authentication is older than max_age",
-                               code="invalid_auth_time", stage=stage)
+    _check_auth_time(claims.get("auth_time"), max_age, now - config.leeway)
     at_hash = claims.get("at_hash")
     if at_hash is not None and access_token is not None and not hmac.compare_digest(
         str(at_hash).encode(), _half_hash(access_token, header["alg"]).encode()

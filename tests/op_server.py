@@ -75,6 +75,17 @@ def ensure_installed() -> None:
                    check=True, timeout=300)
 
 
+def stop_process(process: subprocess.Popen[Any] | None) -> None:
+    """Terminate a server process started by a test, then kill it if it does not stop."""
+    if process and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
 class OpenIDProvider:
     """A running provider process. Use as a context manager."""
 
@@ -129,12 +140,7 @@ class OpenIDProvider:
         raise RuntimeError("oidc-provider did not start within 30 s")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop_process(self.process)
         self.process = None
 
     def __enter__(self) -> OpenIDProvider:

@@ -35,7 +35,7 @@ from django_idp_logout.middleware import IdPSessionMiddleware
 from django_idp_logout.models import OIDCSession
 
 from .conftest import FakeProvider, op_required
-from .op_server import Browser, OpenIDProvider, free_port, node_available
+from .op_server import Browser, OpenIDProvider, free_port, node_available, stop_process
 from .test_provider_logout import logout_claims, post_token, sign_in
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -261,13 +261,7 @@ class Site:
                 time.sleep(0.1)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process)
         self.process = None
 
     def mappings(self) -> int:
