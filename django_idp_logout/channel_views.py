@@ -11,7 +11,6 @@ from urllib.parse import urlsplit
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_exempt
@@ -81,9 +80,9 @@ def backchannel_logout(request: HttpRequest) -> HttpResponse:
         exc.stage = "backchannel"
         log_failure(exc, new_reference())
         return _backchannel_error(f"invalid logout token ({exc.code})")
-    except DatabaseError:
-        logger.exception("stage=backchannel could not end the sessions (database error); "
-                         "answering 503 so that the provider retries")
+    except Exception:  # the database or a cache backend (Redis down …): the jti is unclaimed
+        logger.exception("stage=backchannel could not end the sessions; answering 503 so "
+                         "that the provider retries")
         return _unavailable("sessions could not be ended right now")
     # Lazy: evaluated only if a signal receiver looks at it.
     users = get_user_model()._default_manager.filter(pk__in={u for u in ended.user_ids if u})

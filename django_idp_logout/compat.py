@@ -11,8 +11,8 @@ runs, and the backend only turns validated claims into a user. So the methods li
   :class:`~django_idp_logout.exceptions.ConfigurationError` naming the methods — an override
   that would never run must not be lost silently;
 * mozilla-django-oidc's callback view calling ``authenticate(request, nonce=…,
-  code_verifier=…)`` gets a :class:`~django_idp_logout.exceptions.ConfigurationError` too
-  (its URLs are still routed).
+  code_verifier=…)`` gets ``None`` (Django's contract, so its own backend may still sign the
+  user in during a migration) and a warning: its URLs are still routed.
 
 The hooks that *do* apply (``verify_claims``, ``filter_users_by_claims``, ``create_user``,
 ``update_user``, ``get_username``) are :class:`~django_idp_logout.backends.OIDCBackend`'s.

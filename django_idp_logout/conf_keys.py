@@ -105,7 +105,7 @@ class IdPConfig:
         ``django_idp_logout.providers.Provider`` subclass."""))
     issuer: str = field(metadata=setting(None, str, default_doc="required", doc="""
         The provider's issuer identifier, exactly as in its discovery document (trailing slash
-        included or not). Discovery is fetched from ``ISSUER`` +
+        included or not). Discovery is fetched from ``ISSUER`` (trailing ``/`` removed) +
         ``/.well-known/openid-configuration`` and its ``issuer`` must equal ``ISSUER``. Must be
         ``https`` (plain ``http`` only on loopback, for development)."""))
     client_id: str = field(metadata=setting(None, str, default_doc="required", doc="""

@@ -73,11 +73,13 @@ class SharedValue(models.Model):
     """A short-lived value every server process sees: a single-use claim, a single-use value
     with a payload (the logout ``state``), or a revocation marker.
 
-    Used by :mod:`django_idp_logout.store` when the configured cache is per process
-    (``LocMemCache``, Django's default) or not atomic (``FileBasedCache``). ``key`` is the
-    primary key, so inserting it is the atomic "first caller wins" test; it holds a SHA-256
-    digest of the secret, never the secret. Rows past ``expires`` are ignored and removed by
-    the ``clear_idp_sessions`` command (and a little at a time on writes).
+    Used by :mod:`django_idp_logout.store` unless the configured cache is shared by all
+    processes with an atomic ``add()`` (Redis, Memcached): e.g. with ``LocMemCache``
+    (Django's default, per process), ``FileBasedCache`` (``add()`` not atomic) or
+    ``DatabaseCache``. ``key`` is the primary key, so inserting it is the atomic "first caller
+    wins" test; it holds a SHA-256 digest of the secret, never the secret. Rows past
+    ``expires`` are ignored and removed by the ``clear_idp_sessions`` command (and a little
+    at a time on writes).
     """
 
     key = models.CharField(_("key"), max_length=128, primary_key=True)

@@ -146,7 +146,13 @@ def follow_key_cycle(request: HttpRequest) -> None:
     key = session.session_key
     if not isinstance(data, dict) or not key or data.get("key") == key:
         return
-    _mapping(data).update(session_key=key)
+    moved = _mapping(data).update(session_key=key)
+    if data.get("mapping") is not None and not moved:
+        # A logout removed the mapping while this request cycled the key: the session it
+        # ended lives on under the new key unless it ends here.
+        logger.info("stage=logout a session ended by a logout while its key cycled: ended")
+        session.flush()
+        return
     session[SESSION_KEY] = {**data, "key": key}
 
 

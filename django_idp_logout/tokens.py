@@ -100,6 +100,10 @@ def validate_id_token(raw: Any, *, nonce: str, access_token: str | None = None,
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub or len(sub) > MAX_IDENTIFIER_LENGTH:
         raise InvalidToken("sub missing, empty or too long", code="invalid_subject", stage=stage)
+    sid = claims.get("sid")
+    if sid is not None and (not isinstance(sid, str) or len(sid) > MAX_IDENTIFIER_LENGTH):
+        # The session mapping keys on it: one that does not fit could never be logged out.
+        raise InvalidToken("sid is not a string or too long", code="invalid_sid", stage=stage)
     token_nonce = claims.get("nonce")
     if not isinstance(token_nonce, str) or not hmac.compare_digest(token_nonce.encode(),
                                                                    nonce.encode()):

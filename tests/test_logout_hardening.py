@@ -298,3 +298,23 @@ def test_backend_of_a_site_without_the_app_names_the_fix() -> None:
     assert result.returncode != 0
     assert "django_idp_logout.E030" in result.stderr
     assert "INSTALLED_APPS" in result.stderr.splitlines()[-1]
+
+
+def test_logout_fallback_never_uses_a_plain_http_endpoint(csrf_client: Client,
+                                                          fake_op: FakeProvider,
+                                                          settings: Any) -> None:
+    """Discovery down: the settings' endpoints are used, but never one that would carry a
+    token in clear (the https rule discovery applies)."""
+    sign_in(csrf_client, fake_op)
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.IDP_LOGOUT = {**settings.IDP_LOGOUT, "ENDPOINTS": {
+        "end_session_endpoint": "http://idp.example.test/logout",
+        "revocation_endpoint": "http://idp.example.test/revoke"}}
+    fake_op.mock.replace("GET", f"{ISSUER}/.well-known/openid-configuration",
+                         body=requests.ConnectionError("down"))
+    response = post_logout(csrf_client, {"next": "/bye/"})
+    assert response["Location"] == "/bye/"  # signed out locally, nothing sent in clear
+    assert not [c for c in fake_op.mock.calls if c.request.url.startswith("http://")]
+    assert SESSION_KEY not in csrf_client.session

@@ -225,3 +225,79 @@ def test_failed_sign_in_as_another_user_keeps_the_first(fake_op: FakeProvider,
                       ).status_code == 503
     assert client.get("/home/").content == b"home " + User.objects.get(
         idp_identities__subject="alice").get_username().encode()
+
+
+# --- races and failures found in review ---------------------------------------------------
+
+
+def test_backchannel_while_the_request_cycles_the_key(fake_op: FakeProvider, engine: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A logout token that arrives while a request is cycling the session key: the mapping
+    still names the old key, so the session must end on the request's way out."""
+    from django.http import HttpRequest, HttpResponse
+
+    from . import urls as test_urls
+
+    client = Client()
+    sign_in_as(fake_op, client, sub="alice", sid="sid-a")
+    token = fake_op.sign(logout_claims(sub="alice", sid="sid-a"))
+
+    def cycle_during_a_logout(request: HttpRequest) -> HttpResponse:
+        request.session.cycle_key()
+        assert post_token(token).status_code == 200  # the provider's concurrent logout
+        return HttpResponse("cycled")
+
+    pattern = next(p for p in test_urls.urlpatterns if str(p.pattern) == "cycle/")
+    monkeypatch.setattr(pattern, "callback", cycle_during_a_logout)
+    assert client.get("/cycle/").status_code == 200
+    assert not signed_in(client)
+
+
+class CacheDown(Exception):
+    """What a cache backend raises when its server is down (Redis, Memcached …)."""
+
+
+def cache_down(*args: Any, **kwargs: Any) -> Any:
+    raise CacheDown("the cache server is down")
+
+
+def test_frontchannel_with_the_cache_down_still_signs_this_browser_out(
+        fake_op: FakeProvider, settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from django_idp_logout import store
+
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+    client = Client()
+    sign_in_as(fake_op, client, sub="alice", sid="sid-a")
+    monkeypatch.setattr(store, "set_markers", cache_down)
+    assert frontchannel(client, "sid-a").status_code == 503
+    monkeypatch.undo()
+    assert not signed_in(client)
+
+
+def test_backchannel_with_the_cache_down_is_a_503_to_retry(fake_op: FakeProvider, settings: Any,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    from django_idp_logout import store
+
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+    client = Client()
+    sign_in_as(fake_op, client, sub="alice", sid="sid-a")
+    token = fake_op.sign(logout_claims(sub="alice", sid="sid-a"))
+    monkeypatch.setattr(store, "set_markers", cache_down)
+    response = post_token(token)
+    assert response.status_code == 503
+    assert int(response["Retry-After"]) > 0
+    monkeypatch.undo()
+    assert post_token(token).status_code == 200  # the retry: the jti was not spent
+    assert not signed_in(client)
+
+
+def test_id_token_sid_longer_than_the_mapping_is_refused(fake_op: FakeProvider) -> None:
+    client = Client()
+    params = start_login(client)
+    fake_op.token_response({"id_token": fake_op.sign(fake_op.claims(params["nonce"],
+                                                                    sid="s" * 300)),
+                            "access_token": "a", "token_type": "Bearer"})
+    response = client.get("/oidc/callback/", {"code": "c", "state": params["state"]})
+    assert response.status_code == 502
+    assert not signed_in(client)

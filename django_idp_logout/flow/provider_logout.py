@@ -12,7 +12,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import DatabaseError
 from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
 
@@ -93,8 +92,8 @@ def end_sessions_for_frontchannel(request: HttpRequest, iss: str | None,
     sessions, database_error = 0, False
     try:
         sessions = len(idp_session.end_sessions(iss, sid=sid, subject=None))
-    except DatabaseError:
-        logger.exception("stage=frontchannel could not end the sessions (database error)")
+    except Exception:  # the database or a cache backend: this browser still signs out
+        logger.exception("stage=frontchannel could not end the sessions")
         database_error = True
     if own:
         local_logout(request)

@@ -17,7 +17,7 @@ from django.http import HttpRequest
 
 from .. import session as idp_session
 from ..conf import IdPConfig, get_config
-from ..discovery import ProviderMetadata, get_metadata
+from ..discovery import ProviderMetadata, endpoint_status, get_metadata
 from ..errors import log_failure, new_reference
 from ..exceptions import IdPLogoutError, ProviderUnavailable, TokenError
 from ..providers import BoundProvider, EndSessionRequest, LogoutContext, get_provider
@@ -79,8 +79,9 @@ def bind_for_logout(config: IdPConfig) -> BoundProvider:
         log_failure(exc, new_reference())
     except Exception:  # a cache backend's own error: logout goes on
         logger.exception("stage=logout discovery failed unexpectedly; using the settings only")
-    return BoundProvider(profile, ProviderMetadata({"issuer": config.issuer,
-                                                    **config.endpoints}))
+    usable = {key: url for key, url in config.endpoints.items()
+              if endpoint_status(url, config.issuer) == "ok"}  # never a secret in clear
+    return BoundProvider(profile, ProviderMetadata({"issuer": config.issuer, **usable}))
 
 
 def revoke_tokens(bound: BoundProvider, data: IdPSession) -> None:
