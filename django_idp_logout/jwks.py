@@ -202,8 +202,3 @@ def refetch_verification_key(kid: str | None, alg: str, failed: VerificationKey,
                     _kid_for_log(kid))
         return None
     return _one(found, fresh=True, stage=stage)
-
-
-def get_verification_key(kid: str | None, alg: str, *, stage: str = "id_token") -> Any:
-    """The key only, as :func:`find_verification_key` finds it."""
-    return find_verification_key(kid, alg, stage=stage).key
