@@ -23,26 +23,24 @@ from typing import Any
 
 from django.conf import settings
 
-from .conf_keys import (
+from .conf_fields import (
     ASYMMETRIC_ALGORITHMS,
     DEFAULT_ALGORITHMS,
-    DEFAULTS,
     ENDPOINT_KEYS,
     HMAC_ALGORITHMS,
-    KEY_TYPES,
     LOGOUT_METHODS,
-    SETTINGS,
     SUPPORTED_ALGORITHMS,
     TOKEN_AUTH_METHODS,
-    IdPConfig,
     Setting,
     is_number,
     parse_scopes,
     parse_timeout,
 )
+from .conf_keys import DEFAULTS, KEY_TYPES, SETTINGS, IdPConfig
 from .conf_oidc import OIDC_FALLBACKS, OIDC_IGNORED
 
-#: Names other modules import from here; the data lives in ``conf_keys`` and ``conf_oidc``.
+#: Names other modules import from here; the data lives in ``conf_fields``,
+#: ``conf_keys`` and ``conf_oidc``.
 __all__ = [
     "ASYMMETRIC_ALGORITHMS", "DEFAULTS", "DEFAULT_ALGORITHMS", "ENDPOINT_KEYS", "HMAC_ALGORITHMS",
     "KEY_TYPES", "LOGOUT_METHODS", "NOT_INSTALLED_ID", "NOT_INSTALLED_MESSAGE", "OIDC_FALLBACKS",

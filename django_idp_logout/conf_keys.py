@@ -4,93 +4,25 @@ Each field is one key (its name upper-cased) and declares, through :func:`settin
 default, the types a setting may have, its documentation and, where special, how it becomes the
 field's value. Derived from it: :data:`SETTINGS`, :data:`DEFAULTS`, :data:`KEY_TYPES` (system
 checks), the typed values (``conf.get_config``) and the reference in ``docs/configuration.rst``
-(rendered at build time). Imports nothing from the app; import these names from ``conf``.
+(rendered at build time). Imports only :mod:`.conf_fields` (the building blocks); import
+these names from ``conf``.
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, TypeGuard
+from typing import Any
 
-#: Asymmetric JWS algorithms this app can verify with a key from the provider's JWKS.
-ASYMMETRIC_ALGORITHMS: tuple[str, ...] = (
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+from .conf_fields import (
+    ASYMMETRIC_ALGORITHMS,
+    DEFAULT_ALGORITHMS,
+    DEFAULT_TIMEOUT,
+    Setting,
+    parse_scopes,
+    query_params,
+    setting,
 )
-#: Accepted unless ``ALGORITHMS`` says otherwise: RS256 only, the OpenID Connect default of
-#: ``id_token_signed_response_alg`` (Dynamic Client Registration 1.0 §2). A token signed with
-#: another of the provider's keys and another algorithm is rejected.
-DEFAULT_ALGORITHMS: tuple[str, ...] = ("RS256",)
-#: HMAC (``HS256`` …) is opt-in: it needs ``CLIENT_SECRET`` and is never used with a JWKS key.
-HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
-#: Every value ``ALGORITHMS`` may hold (the system check ``E011`` validates the setting).
-SUPPORTED_ALGORITHMS = frozenset(ASYMMETRIC_ALGORITHMS) | HMAC_ALGORITHMS
-TOKEN_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
-#: Values ``LOGOUT_METHOD`` may take, compared case-insensitively (system check ``E026``).
-LOGOUT_METHODS = ("auto", "GET", "POST")
-#: Endpoint names accepted in ``ENDPOINTS`` (the discovery document's own key names).
-ENDPOINT_KEYS = ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri",
-                 "end_session_endpoint", "revocation_endpoint", "introspection_endpoint")
-
-
-def is_number(value: Any) -> TypeGuard[int | float]:
-    """An int or a float, not a bool (``True`` is an ``int`` to Python, not to a setting)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def parse_scopes(value: Any) -> tuple[str, ...]:
-    return tuple(value.split()) if isinstance(value, str) else tuple(value)
-
-
-def parse_timeout(value: Any) -> float:
-    """Seconds for ``TIMEOUT`` / ``OIDC_TIMEOUT``; never "wait forever".
-
-    ``None`` (mozilla-django-oidc's default, meaning no timeout), a non-number, zero, a
-    negative or a non-finite value mean the default (5.0). requests' ``(connect, read)`` pair
-    becomes the larger of its usable values.
-    """
-    if isinstance(value, (tuple, list)):
-        usable = [float(v) for v in value if _usable_timeout(v)]
-        value = max(usable) if usable else None
-    return float(value) if _usable_timeout(value) else float(DEFAULTS["TIMEOUT"])
-
-
-def _usable_timeout(value: Any) -> bool:
-    return is_number(value) and 0 < value < float("inf")
-
-
-def _query_params(value: Any) -> dict[str, str] | None:  # query parameters: strings only
-    return None if value is None else {str(k): str(v) for k, v in dict(value).items()}
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One ``IDP_LOGOUT`` key as declared on :class:`IdPConfig` (see :data:`SETTINGS`)."""
-
-    name: str  #: the key, e.g. ``"ISSUER"``: the field's name upper-cased
-    default: Any
-    types: tuple[type, ...]  #: what a setting may be (``type(None)`` where ``None`` is allowed)
-    doc: str  #: reStructuredText, for the configuration reference
-    section: str = ""  #: starts a section of the reference (title)
-    default_doc: str = ""  #: replaces "default ``…``" in the reference, e.g. "required"
-    convert: Callable[[Any], Any] | None = None  #: merged setting -> field value, if special
-
-    @property
-    def attr(self) -> str:
-        """The :class:`IdPConfig` field."""
-        return self.name.lower()
-
-
-def setting(default: Any, *types: type | None, doc: str, section: str = "",
-            default_doc: str = "", convert: Callable[[Any], Any] | None = None
-            ) -> dict[str, Setting]:
-    """Field metadata declaring a key: ``field(metadata=setting(default, str, None, doc=…))``.
-
-    ``None`` among ``types`` stands for ``type(None)``; the name comes from the field.
-    """
-    return {"setting": Setting("", default, tuple(type(None) if t is None else t for t in types),
-                               inspect.cleandoc(doc), section, default_doc, convert)}
 
 
 @dataclass(frozen=True)
@@ -120,7 +52,7 @@ class IdPConfig:
         ("openid", "email", "profile"), list, tuple, str, convert=parse_scopes,
         section="Authorization request", doc="""
         A list, tuple or space-separated string. ``openid`` is always sent."""))
-    auth_params: Mapping[str, str] = field(metadata=setting({}, dict, convert=_query_params, doc="""
+    auth_params: Mapping[str, str] = field(metadata=setting({}, dict, convert=query_params, doc="""
         Extra authorization parameters: ``prompt``, ``ui_locales``, ``acr_values``,
         ``max_age``, ``login_hint``… The flow's own parameters (``state``, ``nonce``,
         ``redirect_uri``, ``code_challenge``…) cannot be overridden. With ``max_age``, the ID
@@ -163,7 +95,7 @@ class IdPConfig:
         The Django cache holding discovery and keys; also single-use values and revocation
         markers when it is shared by all processes and atomic (see `Single use and shared
         state`_)."""))
-    timeout: float = field(metadata=setting(5.0, int, float, section="HTTP", doc="""
+    timeout: float = field(metadata=setting(DEFAULT_TIMEOUT, int, float, section="HTTP", doc="""
         Seconds for each outbound request to connect and for each read; ``None`` means the
         default. A whole call (headers and body) never lasts longer than twice this, however
         slowly the provider sends: a provider that hangs or trickles bytes gives a 504 page,
@@ -229,6 +161,29 @@ class IdPConfig:
         Seconds a started sign-in may take before its ``state`` expires."""))
     max_pending_logins: int = field(metadata=setting(5, int, doc="""
         Sign-ins pending at once in one session (tabs); the oldest is dropped past this."""))
+    request_refresh_token: bool = field(metadata=setting(
+        False, bool, section="Tokens and session lifetime", doc="""
+        Ask the provider for a refresh token the way the profile says (the ``generic`` profile
+        adds the ``offline_access`` scope). Providers that issue refresh tokens anyway need
+        nothing. Without a refresh token, :func:`~django_idp_logout.get_access_token` cannot
+        renew an access token and the session check uses ``prompt=none``."""))
+    token_renew_margin: int = field(metadata=setting(60, int, doc="""
+        Seconds before its expiry an access token counts as expired: ``get_access_token``
+        renews it first, so a token handed out does not expire on its way to the API."""))
+    session_check_interval: int | None = field(metadata=setting(None, int, None, doc="""
+        Off by default. Seconds after which the middleware checks a signed-in session with the
+        provider again (also as soon as its access token has expired): with the refresh token
+        when there is one, else, for a top-level GET navigation only, a ``prompt=none`` round
+        trip that returns to the same URL. A refusal signs the user out with a page that says
+        so; XHR/fetch requests get a 401 JSON answer and POSTs are never redirected. See
+        ``docs/tokens.rst``."""))
+    session_idle_timeout: int | None = field(metadata=setting(None, int, None, doc="""
+        Seconds without a request after which a signed-in session ends (locally, logged, with
+        a page that says so). Activity is recorded at most once a minute, so most requests
+        write nothing."""))
+    session_max_age: int | None = field(metadata=setting(None, int, None, doc="""
+        Seconds after the sign-in at which a session ends, however active (an absolute
+        lifetime; renewals do not extend it)."""))
     post_logout_redirect_url: str = field(metadata=setting(
         None, str, None, section="Logout", default_doc="default: Django's "
         "``LOGOUT_REDIRECT_URL``, else ``\"/\"``", doc="""
@@ -251,7 +206,7 @@ class IdPConfig:
         form (the POST binding of RP-Initiated Logout 1.0); ``"GET"`` or ``"POST"`` forces
         either. Case does not matter; any other value is the system check error ``E026``."""))
     logout_params: Mapping[str, str] = field(metadata=setting(
-        {}, dict, convert=_query_params, doc="""
+        {}, dict, convert=query_params, doc="""
         Extra end-session parameters, e.g. ``{"ui_locales": "de"}``."""))
     logout_state_ttl: int = field(metadata=setting(600, int, doc="""
         Seconds the logout ``state`` stays valid."""))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .conf_keys import DEFAULT_ALGORITHMS, parse_scopes, parse_timeout
+from .conf_fields import DEFAULT_ALGORITHMS, parse_scopes, parse_timeout
 
 
 def _optional_str(value: Any) -> str | None:

@@ -27,8 +27,10 @@ NONE_MEANS_DEFAULT = frozenset({"TIMEOUT"})
 #: Numeric keys that must be positive (``TIMEOUT`` is W011's), and the ones with a bounded range.
 POSITIVE_KEYS = ("LOGIN_ATTEMPT_TTL", "MAX_PENDING_LOGINS", "DISCOVERY_TTL",
                  "JWKS_TTL", "JWKS_REFETCH_INTERVAL", "LOGOUT_STATE_TTL",
-                 "LOGOUT_TOKEN_MAX_AGE")
+                 "LOGOUT_TOKEN_MAX_AGE", "SESSION_CHECK_INTERVAL", "SESSION_IDLE_TIMEOUT",
+                 "SESSION_MAX_AGE")
 LEEWAY_RANGE = (0, 600)
+TOKEN_RENEW_MARGIN_RANGE = (0, 3600)
 
 REQUIRED_HINTS = {
     "ISSUER": "Set it to the provider's issuer URL, exactly as its discovery document "
@@ -143,6 +145,14 @@ def check_numbers(merged: dict[str, Any]) -> list[CheckMessage]:
                             hint=f"Clock skew is seconds, not minutes: the default is "
                                  f"{DEFAULTS['LEEWAY']}; fix the clocks (NTP) rather than "
                                  "widening it.", id=check_id("E018")))
+    low, high = TOKEN_RENEW_MARGIN_RANGE
+    if any(not low <= v <= high for v in numbers(merged.get("TOKEN_RENEW_MARGIN"))):
+        errors.append(Error(f"IDP_LOGOUT['TOKEN_RENEW_MARGIN'] must be between {low} and {high} "
+                            "seconds.",
+                            hint=f"It is how long before expiry a token is renewed (the default "
+                                 f"is {DEFAULTS['TOKEN_RENEW_MARGIN']}); a margin as long as the "
+                                 "token's lifetime would renew it on every call.",
+                            id=check_id("E018")))
     # None, zero, negative or infinite: conf.parse_timeout() uses the default, never "no
     # timeout". None is the documented way to ask for the default; the others are slips.
     default = DEFAULTS["TIMEOUT"]
