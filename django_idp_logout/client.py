@@ -30,7 +30,8 @@ class ClientAuth:
 
 @dataclass(frozen=True)
 class TokenResponse:
-    id_token: str = field(repr=False)
+    #: Always there after a sign-in (:func:`exchange_code` checks); optional on a refresh.
+    id_token: str | None = field(repr=False)
     access_token: str | None = field(repr=False)
     refresh_token: str | None = field(repr=False)
     expires_in: int | None
@@ -69,30 +70,52 @@ def raise_for_oauth_error(response: http.Response, *, stage: str) -> None:
 def exchange_code(endpoint: str, auth: ClientAuth, *, code: str, code_verifier: str,
                   redirect_uri: str) -> TokenResponse:
     """The one token request of a sign-in (RFC 6749 §4.1.3 with RFC 7636 ``code_verifier``)."""
-    form = {**auth.form, "grant_type": "authorization_code", "code": code,
-            "redirect_uri": redirect_uri, "code_verifier": code_verifier}
+    tokens = _token_request(endpoint, auth, stage="token", form={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+        "code_verifier": code_verifier})
+    if not tokens.id_token:
+        raise InvalidToken("token response has no id_token", code="missing_id_token",
+                           stage="token")
+    return tokens
+
+
+def refresh(endpoint: str, auth: ClientAuth, *, refresh_token: str) -> TokenResponse:
+    """A refresh token grant (RFC 6749 §6): the same scope, a new access token; a new refresh
+    token (rotation) and a new ID token (Core §12.2) when the provider sends them."""
+    tokens = _token_request(endpoint, auth, stage="refresh", form={
+        "grant_type": "refresh_token", "refresh_token": refresh_token})
+    if not tokens.access_token:
+        raise ProviderUnavailable("refresh response has no access_token",
+                                  code="provider_bad_response", stage="refresh")
+    return tokens
+
+
+def _token_request(endpoint: str, auth: ClientAuth, *, stage: str, form: dict[str, str]
+                   ) -> TokenResponse:
+    """POST to the token endpoint with the client's authentication; the parsed answer."""
     headers = {**auth.headers, "Accept": "application/json"}
-    response = http.request("POST", endpoint, stage="token", data=form, headers=headers)
-    raise_for_oauth_error(response, stage="token")
-    body = response.json_object(stage="token")
+    response = http.request("POST", endpoint, stage=stage, data={**auth.form, **form},
+                            headers=headers)
+    raise_for_oauth_error(response, stage=stage)
+    body = response.json_object(stage=stage)
     id_token = body.get("id_token")
     access_token = body.get("access_token")
     token_type = body.get("token_type")
-    if not isinstance(id_token, str) or not id_token:
-        raise InvalidToken("token response has no id_token", code="missing_id_token",
-                           stage="token")
+    if id_token is not None and not isinstance(id_token, str):
+        raise InvalidToken("id_token is not a string", code="malformed_token", stage=stage)
     if access_token is not None and not isinstance(access_token, str):
         raise ProviderUnavailable("access_token is not a string", code="provider_bad_response",
-                                  stage="token")
+                                  stage=stage)
     if access_token and (not isinstance(token_type, str) or token_type.lower() != "bearer"):
         raise ProviderUnavailable("token_type is not Bearer", code="provider_bad_response",
-                                  stage="token")
+                                  stage=stage)
     expires_in = body.get("expires_in")
     return TokenResponse(
-        id_token=id_token,
+        id_token=id_token or None,
         access_token=access_token or None,
-        refresh_token=_text(body.get("refresh_token")),
-        expires_in=expires_in if isinstance(expires_in, int) and expires_in > 0 else None,
+        refresh_token=_text(body.get("refresh_token")) or None,
+        expires_in=(expires_in if isinstance(expires_in, int) and not isinstance(expires_in, bool)
+                    and expires_in > 0 else None),
         scope=_text(body.get("scope")),
     )
 

@@ -158,6 +158,11 @@ EXPLANATIONS: dict[str, Explanation] = {
         "The answer from your identity provider could not be verified, so you were not "
         "signed in. Please try again; if it keeps happening, contact the site's administrators "
         "and quote the reference below.")),
+    # Renewing a signed-in user's access token (the session goes on).
+    "refresh:*": Explanation(_PROVIDER, _(
+        "Your identity provider could not renew your access right now. Please try again in a "
+        "few minutes; if it keeps happening, contact the site's administrators and quote the "
+        "reference below."), retry=False),
     "userinfo:*": Explanation(_UNVERIFIED, _(
         "Your profile from the identity provider could not be verified, so you were not "
         "signed in. Please try again later.")),
@@ -232,8 +237,11 @@ def log_failure(exc: IdPLogoutError, reference: str, *, level: int | None = None
 
 
 def render_failure(request: HttpRequest, exc: IdPLogoutError, *, sender: Any,
-                   retry_url: str | None = None) -> HttpResponse:
+                   retry_url: str | None = None, sign_in: bool = True) -> HttpResponse:
     """Log, signal, then render ``ERROR_TEMPLATE`` (or redirect to ``FAILURE_REDIRECT_URL``).
+
+    ``sign_in=False`` (a failure while renewing a signed-in user's token): no
+    ``login_failed`` signal and no ``FAILURE_REDIRECT_URL``, which are about signing in.
 
     ``retry_url`` is the sign-in URL with the attempt's ``next``; it is offered only where
     trying again can help, and for codes that need the user's interaction it asks for an
@@ -242,9 +250,10 @@ def render_failure(request: HttpRequest, exc: IdPLogoutError, *, sender: Any,
     config = get_config()
     reference = new_reference()
     log_failure(exc, reference)
-    login_failed.send(sender=sender, request=request, code=exc.code, stage=exc.stage,
-                      reference=reference)
-    if config.failure_redirect_url:
+    if sign_in:
+        login_failed.send(sender=sender, request=request, code=exc.code, stage=exc.stage,
+                          reference=reference)
+    if config.failure_redirect_url and sign_in:
         return HttpResponseRedirect(add_query(config.failure_redirect_url,
                                               {"error": exc.code, "reference": reference}))
     explanation = explain(exc)

@@ -116,3 +116,24 @@ class LoginRefused(IdPLogoutError):
     code = "login_refused"
     status = 403
     stage = "login"
+
+
+class ReauthenticationRequired(IdPLogoutError):
+    """No valid access token can be had: the user has to sign in again.
+
+    Raised by :func:`django_idp_logout.get_access_token`. ``reason`` says why: ``not_signed_in``
+    (not signed in through the provider), ``no_refresh_token`` (the token expired and there is
+    nothing to renew it with; the session goes on), ``refresh_refused`` (the provider refused
+    the refresh token: the session has ended), ``id_token_rejected`` (the renewed ID token
+    failed validation: the session has ended), ``session_ended`` (a logout ended it meanwhile).
+    The middleware turns it into a 401 JSON answer for XHR/fetch, else a page or a redirect
+    to sign in again.
+    """
+
+    code = "reauthentication_required"
+    status = 401
+    stage = "token_renewal"
+
+    def __init__(self, detail: str = "", *, reason: str) -> None:
+        super().__init__(detail or reason)
+        self.reason = reason

@@ -45,6 +45,11 @@ class OIDCSession(models.Model):
     to end by ``(issuer, sid)`` or ``(issuer, subject)`` with an indexed lookup. With the
     ``signed_cookies`` engine there is no server-side key to delete (``session_key`` is empty);
     those sessions are ended by the middleware on their next request.
+
+    It also keeps the session's tokens (:mod:`~django_idp_logout.token_store`): the refresh
+    token lives only here, so that a renewal by any request of the session, in any process,
+    replaces it in one conditional UPDATE (``token_version``), and a session that ends takes
+    its tokens with it.
     """
 
     issuer = models.CharField(_("issuer"), max_length=255)
@@ -55,6 +60,10 @@ class OIDCSession(models.Model):
                              related_name="idp_sessions", verbose_name=_("user"))
     created = models.DateTimeField(_("created"), auto_now_add=True)
     expires = models.DateTimeField(_("expires"), null=True, blank=True)
+    #: JSON text: access, refresh and ID token and the access token's expiry.
+    tokens = models.TextField(_("tokens"), blank=True, default="")
+    #: Raised by one at each renewal: a renewal writes only over the version it read.
+    token_version = models.PositiveIntegerField(_("token version"), default=0)
 
     class Meta:
         verbose_name = _("OpenID Connect session")

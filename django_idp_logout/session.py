@@ -1,10 +1,11 @@
 """What a signed-in session remembers about the provider, and how such sessions end.
 
-The ID token (needed as ``id_token_hint`` at logout), the access and refresh tokens (needed
-to revoke them), ``sid`` and the ID token's claims live in ``request.session`` under one key.
-With the ``signed_cookies`` engine the session *is* a cookie the browser can read, so the
-access and refresh tokens are never stored there (the ID token, which describes the user to
-the user, is).
+The ID token (needed as ``id_token_hint`` at logout), ``sid``, the ID token's claims and a
+copy of the access token live in ``request.session`` under one key; the refresh token, and
+the authoritative copy of all three tokens, on the session's mapping row
+(:mod:`~django_idp_logout.token_store`). With the ``signed_cookies`` engine the session *is*
+a cookie the browser can read, so no access or refresh token is ever stored there (the ID
+token, which describes the user to the user, is).
 
 For provider-initiated logout, each sign-in is also recorded in :class:`OIDCSession`
 (``sid``/``sub`` → session key, indexed) so a logout token can delete exactly the matching
@@ -40,6 +41,7 @@ from django.http import HttpRequest
 from django.utils import timezone as dj_timezone
 
 from . import store as shared_store
+from . import token_store
 from .models import OIDCSession
 
 if TYPE_CHECKING:
@@ -60,8 +62,9 @@ class IdPSession:
     sid: str | None
     claims: Mapping[str, Any]
     id_token: str | None = field(repr=False)
+    #: A copy (server-side engines only); the authoritative tokens, with the refresh token,
+    #: are on the mapping row (:func:`token_store.read`).
     access_token: str | None = field(repr=False)
-    refresh_token: str | None = field(repr=False)
     expires_at: float | None
     signed_in_at: float = 0.0
     #: Random id of this sign-in (cookie sessions: the key of its local-logout marker).
@@ -80,27 +83,37 @@ def engine_can_delete() -> bool:
 
 
 def store(request: HttpRequest, id_token: IDToken, tokens: TokenResponse) -> None:
-    """Record the provider session; call right after ``django.contrib.auth.login()``."""
+    """Record the provider session; call right after ``django.contrib.auth.login()``.
+
+    The tokens go to the mapping row (:mod:`.token_store`, in the same INSERT); the session
+    keeps a copy of the access token (server-side engines only: a signed cookie is readable
+    by anyone holding it) and never the refresh token.
+    """
     server_side = engine_can_delete()
     now = time.time()
+    token_set = token_store.TokenSet(
+        access_token=tokens.access_token, refresh_token=tokens.refresh_token,
+        id_token=id_token.raw, expires_at=token_store.expires_at(tokens.expires_in, now))
     data: dict[str, Any] = {
         "iss": id_token.issuer,
         "sub": id_token.subject,
         "sid": id_token.sid,
         "claims": dict(id_token.claims),
         "id_token": id_token.raw,
-        # A signed cookie is readable by anyone holding it: tokens stay out of it.
         "access_token": tokens.access_token if server_side else None,
-        "refresh_token": tokens.refresh_token if server_side else None,
-        "expires_at": now + tokens.expires_in if tokens.expires_in else None,
+        "expires_at": token_set.expires_at,
+        "token_version": 0,
         "signed_in_at": now,
+        "checked_at": now,
+        "seen_at": now,
         "rid": secrets.token_urlsafe(16),
     }
-    data["mapping"], data["key"] = record(request, id_token)
+    data["mapping"], data["key"] = record(request, id_token, token_set)
     request.session[SESSION_KEY] = data
 
 
-def record(request: HttpRequest, id_token: IDToken) -> tuple[int, str | None]:
+def record(request: HttpRequest, id_token: IDToken,
+           tokens: token_store.TokenSet | None = None) -> tuple[int, str | None]:
     """Map the provider session to this Django session; ``(row id, session key)``."""
     server_side = engine_can_delete()
     if server_side and request.session.session_key is None:
@@ -111,8 +124,15 @@ def record(request: HttpRequest, id_token: IDToken) -> tuple[int, str | None]:
     user = request.user if request.user.is_authenticated else None
     row = OIDCSession.objects.create(
         issuer=id_token.issuer, subject=id_token.subject, sid=id_token.sid or "",
-        session_key=key or "", user=user, expires=request.session.get_expiry_date())
+        session_key=key or "", user=user, expires=request.session.get_expiry_date(),
+        tokens=token_store.encode(tokens) if tokens else "")
     return row.pk, key
+
+
+def raw(request: HttpRequest) -> dict[str, Any] | None:
+    """This request's provider session data as stored (``None``: not an OIDC sign-in)."""
+    data = request.session.get(SESSION_KEY) if hasattr(request, "session") else None
+    return data if isinstance(data, dict) else None
 
 
 def load(request: HttpRequest) -> IdPSession | None:
@@ -124,8 +144,8 @@ def load(request: HttpRequest) -> IdPSession | None:
         return IdPSession(
             issuer=str(data["iss"]), subject=str(data["sub"]), sid=data.get("sid"),
             claims=dict(data.get("claims") or {}), id_token=data.get("id_token"),
-            access_token=data.get("access_token"), refresh_token=data.get("refresh_token"),
-            expires_at=data.get("expires_at"), signed_in_at=float(data.get("signed_in_at", 0)),
+            access_token=data.get("access_token"), expires_at=data.get("expires_at"),
+            signed_in_at=float(data.get("signed_in_at", 0)),
             rid=str(data.get("rid") or ""),
         )
     except (KeyError, TypeError, ValueError):

@@ -13,6 +13,15 @@ user was created).
 
 ``frontchannel_logout`` (sender: the view function) — the provider ended this browser's
 session through the front channel, with ``request``, ``issuer``, ``sid`` and ``user``.
+
+``tokens_renewed`` (sender: the function that renewed them) — a refresh token grant gave the
+signed-in user new tokens, with ``request``, ``user``, ``rotated`` (a new refresh token came
+with them) and ``id_token`` (whether a new ID token came too). Never with the tokens.
+
+``session_expired`` (sender: the function that ended it) — a signed-in session ended without
+the user asking, with ``request``, ``user`` and ``reason``: ``idle_timeout``, ``max_age``,
+``refresh_refused``, ``id_token_rejected``, ``subject_changed`` or the provider's error code
+for a failed ``prompt=none`` check (``login_required``, ``interaction_required`` …).
 """
 
 from __future__ import annotations
@@ -23,3 +32,5 @@ login_failed = Signal()
 identity_linked = Signal()
 backchannel_logout = Signal()
 frontchannel_logout = Signal()
+tokens_renewed = Signal()
+session_expired = Signal()

@@ -162,6 +162,18 @@ def claim_once(kind: str, value: str, ttl: float, *, config: IdPConfig | None = 
     return True
 
 
+def release(kind: str, value: str, *, config: IdPConfig | None = None) -> None:
+    """Undo a :func:`claim_once` (a lock taken with it is given back before its ``ttl``)."""
+    cache = atomic_shared_cache(config)
+    key = make_key(kind, value)
+    if cache is not None:
+        cache.delete(key)
+        return
+    db = _db()
+    with _one_statement(db):
+        SharedValue.objects.using(db).filter(key=key).delete()
+
+
 def put(kind: str, value: str, data: Mapping[str, Any], ttl: float, *,
         config: IdPConfig | None = None) -> None:
     """Store ``data`` (JSON-serialisable) under ``value`` for ``ttl`` seconds, for one

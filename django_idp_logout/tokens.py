@@ -23,7 +23,7 @@ from .jws import FOREIGN_TYPES, MAX_IDENTIFIER_LENGTH, check_common_claims, deco
 from .logout_tokens import LogoutToken, jti_claim_ttl, validate_logout_token
 
 __all__ = ["IDToken", "LogoutToken", "jti_claim_ttl", "requested_acr_values",
-           "validate_id_token", "validate_logout_token"]
+           "validate_id_token", "validate_logout_token", "validate_renewed_id_token"]
 
 _HASHES = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}
 
@@ -76,6 +76,45 @@ def _check_auth_time(auth_time: Any, max_age: int | None, earliest: float) -> No
                                code="invalid_auth_time", stage="id_token")
 
 
+def _decode_id_token(raw: Any, *, config: IdPConfig, metadata: ProviderMetadata | None,
+                     now: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Signature, the claims every token shares, and what makes it an ID token (a ``sub``
+    that fits, a ``sid`` that fits): Core §3.1.3.7 steps 1 to 10 for any ID token."""
+    stage = "id_token"
+    header, claims = decode_signed(raw, config=config, stage=stage, metadata=metadata)
+    typ = header.get("typ")
+    if isinstance(typ, str) and typ.lower() in FOREIGN_TYPES:
+        raise InvalidToken(f"a {typ[:30]} token is not an ID token", code="malformed_token",
+                           stage=stage)
+    if "events" in claims:
+        raise InvalidToken("token carries events: a logout token, not an ID token",
+                           code="malformed_token", stage=stage)
+    check_common_claims(claims, config=config, stage=stage, now=now)
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub or len(sub) > MAX_IDENTIFIER_LENGTH:
+        raise InvalidToken("sub missing, empty or too long", code="invalid_subject", stage=stage)
+    sid = claims.get("sid")
+    if sid is not None and (not isinstance(sid, str) or len(sid) > MAX_IDENTIFIER_LENGTH):
+        # The session mapping keys on it: one that does not fit could never be logged out.
+        raise InvalidToken("sid is not a string or too long", code="invalid_sid", stage=stage)
+    return header, claims
+
+
+def _check_at_hash(header: Mapping[str, Any], claims: Mapping[str, Any],
+                   access_token: str | None, stage: str) -> None:
+    at_hash = claims.get("at_hash")
+    if at_hash is not None and access_token is not None and not hmac.compare_digest(
+        str(at_hash).encode(), _half_hash(access_token, header["alg"]).encode()
+    ):
+        raise InvalidToken("at_hash does not match the access token", code="invalid_at_hash",
+                           stage=stage)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return isinstance(a, str) and isinstance(b, str) and hmac.compare_digest(a.encode(),
+                                                                             b.encode())
+
+
 def validate_id_token(raw: Any, *, nonce: str, access_token: str | None = None,
                       max_age: int | None = None, now: float | None = None,
                       acr_values: str | Collection[str] | None = None,
@@ -87,35 +126,13 @@ def validate_id_token(raw: Any, *, nonce: str, access_token: str | None = None,
     """
     config = get_config()
     stage = "id_token"
-    header, claims = decode_signed(raw, config=config, stage=stage, metadata=metadata)
-    typ = header.get("typ")
-    if isinstance(typ, str) and typ.lower() in FOREIGN_TYPES:
-        raise InvalidToken(f"a {typ[:30]} token is not an ID token", code="malformed_token",
-                           stage=stage)
-    if "events" in claims:
-        raise InvalidToken("token carries events: a logout token, not an ID token",
-                           code="malformed_token", stage=stage)
     now = time.time() if now is None else now
-    check_common_claims(claims, config=config, stage=stage, now=now)
-    sub = claims.get("sub")
-    if not isinstance(sub, str) or not sub or len(sub) > MAX_IDENTIFIER_LENGTH:
-        raise InvalidToken("sub missing, empty or too long", code="invalid_subject", stage=stage)
-    sid = claims.get("sid")
-    if sid is not None and (not isinstance(sid, str) or len(sid) > MAX_IDENTIFIER_LENGTH):
-        # The session mapping keys on it: one that does not fit could never be logged out.
-        raise InvalidToken("sid is not a string or too long", code="invalid_sid", stage=stage)
-    token_nonce = claims.get("nonce")
-    if not isinstance(token_nonce, str) or not hmac.compare_digest(token_nonce.encode(),
-                                                                   nonce.encode()):
+    header, claims = _decode_id_token(raw, config=config, metadata=metadata, now=now)
+    if not _same(claims.get("nonce"), nonce):
         raise InvalidToken("nonce does not match this sign-in", code="invalid_nonce",
                            stage=stage)
     _check_auth_time(claims.get("auth_time"), max_age, now - config.leeway)
-    at_hash = claims.get("at_hash")
-    if at_hash is not None and access_token is not None and not hmac.compare_digest(
-        str(at_hash).encode(), _half_hash(access_token, header["alg"]).encode()
-    ):
-        raise InvalidToken("at_hash does not match the access token", code="invalid_at_hash",
-                           stage=stage)
+    _check_at_hash(header, claims, access_token, stage)
     requested = (requested_acr_values(config) if acr_values is None
                  else tuple(acr_values.split()) if isinstance(acr_values, str)
                  else tuple(acr_values))
@@ -124,4 +141,47 @@ def validate_id_token(raw: Any, *, nonce: str, access_token: str | None = None,
         # Core §3.1.3.7 step 12: the acr asserted must be one the site requested.
         raise InvalidToken("acr is missing or not one of the requested acr_values",
                            code="invalid_acr", stage=stage)
+    return IDToken(raw=raw, claims=claims)
+
+
+def _audiences(claims: Mapping[str, Any]) -> set[str]:
+    aud = claims.get("aud")
+    if isinstance(aud, str):
+        return {aud}
+    return {a for a in aud if isinstance(a, str)} if isinstance(aud, list) else set()
+
+
+def validate_renewed_id_token(raw: Any, *, original: Mapping[str, Any],
+                              access_token: str | None = None, now: float | None = None,
+                              metadata: ProviderMetadata | None = None) -> IDToken:
+    """Validate an ID token from a refresh token grant against the sign-in's (``original``,
+    its claims): OpenID Connect Core §12.2. Raises :class:`InvalidToken` (stage
+    ``token_renewal``): the session must then end.
+
+    Like the first one (signature, ``iss``, ``aud``, ``exp``, ``iat``, ``at_hash``), and
+    besides: ``iss``, ``sub``, ``aud`` and ``azp`` equal the original's; ``auth_time``, when
+    both have it, is the original authentication's; a ``nonce``, if any, is the original's.
+    """
+    config = get_config()
+    stage = "token_renewal"
+    now = time.time() if now is None else now
+    try:
+        header, claims = _decode_id_token(raw, config=config, metadata=metadata, now=now)
+    except InvalidToken as exc:
+        raise InvalidToken(exc.detail, code=exc.code, stage=stage) from None
+    mismatched = [name for name in ("iss", "sub", "azp")
+                  if (name in claims or name in original)
+                  and not _same(claims.get(name), original.get(name))]
+    if _audiences(claims) != _audiences(original):
+        mismatched.append("aud")
+    if "auth_time" in claims and "auth_time" in original and (
+            claims["auth_time"] != original["auth_time"]):
+        mismatched.append("auth_time")
+    if "nonce" in claims and not _same(claims["nonce"], original.get("nonce")):
+        mismatched.append("nonce")
+    if mismatched:
+        raise InvalidToken(f"renewed ID token differs from the sign-in's in "
+                           f"{', '.join(mismatched)}", code="renewed_id_token_mismatch",
+                           stage=stage)
+    _check_at_hash(header, claims, access_token, stage)
     return IDToken(raw=raw, claims=claims)

@@ -2,6 +2,8 @@ from django.contrib.auth import update_session_auth_hash
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 
+from django_idp_logout import get_access_token
+
 
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
@@ -20,7 +22,22 @@ def password_changed(request: HttpRequest) -> HttpResponse:
     return HttpResponse("changed")
 
 
+def token(request: HttpRequest) -> HttpResponse:
+    """A view that needs the user's access token (to call an API on their behalf)."""
+    return HttpResponse(f"token {get_access_token(request)}")
+
+
+def call_api(request: HttpRequest) -> HttpResponse:
+    """A view calling an API with the user's token through the requests helper."""
+    from django_idp_logout.apiclient import UserTokenSession
+
+    response = UserTokenSession(request).get(request.GET["url"])
+    return HttpResponse(f"api {response.status_code} {response.text}")
+
+
 urlpatterns = [
+    path("token/", token),
+    path("call-api/", call_api),
     path("oidc/", include("django_idp_logout.urls")),
     path("home/", home),
     path("cycle/", cycle),

@@ -10,19 +10,22 @@ flushed and the browser reaches the provider's end-session page or the public pa
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 
 from .. import session as idp_session
+from .. import token_store
 from ..conf import IdPConfig, get_config
 from ..discovery import ProviderMetadata, endpoint_status, get_metadata
 from ..errors import log_failure, new_reference
 from ..exceptions import IdPLogoutError, ProviderUnavailable, TokenError
 from ..providers import BoundProvider, EndSessionRequest, LogoutContext, get_provider
-from ..session import IdPSession
+from ..signals import session_expired
 from ..state import consume_logout_state, create_logout_state
+from ..token_store import TokenSet
 
 logger = logging.getLogger("django_idp_logout")
 
@@ -37,12 +40,13 @@ def sign_out(request: HttpRequest, *, next_url: str, post_logout_redirect_uri: s
     ``None`` when the browser should go straight to ``next_url`` (not signed in through the
     provider, or the provider has no end-session endpoint). Never raises."""
     data = idp_session.load(request)
+    tokens = latest_tokens(request)
     bound: BoundProvider | None = None
     try:
         if data is not None:
             bound = bind_for_logout(get_config())
             if bound.profile.should_revoke():
-                revoke_tokens(bound, data)
+                revoke_tokens(bound, tokens)
     except Exception:  # logout must complete locally whatever happened above
         logger.exception("stage=logout unexpected error before the local logout")
     finally:
@@ -54,8 +58,9 @@ def sign_out(request: HttpRequest, *, next_url: str, post_logout_redirect_uri: s
                        "signed out locally only", bound.name)
         return None
     context = LogoutContext(post_logout_redirect_uri=post_logout_redirect_uri,
-                            state=new_logout_state(next_url), id_token=data.id_token,
-                            access_token=data.access_token)
+                            state=new_logout_state(next_url),
+                            id_token=tokens.id_token or data.id_token,
+                            access_token=tokens.access_token)
     return bound.end_session_request(context)
 
 
@@ -84,7 +89,21 @@ def bind_for_logout(config: IdPConfig) -> BoundProvider:
     return BoundProvider(profile, ProviderMetadata({"issuer": config.issuer, **usable}))
 
 
-def revoke_tokens(bound: BoundProvider, data: IdPSession) -> None:
+def latest_tokens(request: HttpRequest) -> TokenSet:
+    """The session's newest tokens (a renewal may have replaced the ones signed in with):
+    the mapping row's, else the session's copies. Never raises."""
+    data = idp_session.raw(request) or {}
+    try:
+        found = token_store.read(data)
+    except Exception:  # the database down: logout goes on with what the session has
+        logger.exception("stage=logout could not read the session's tokens")
+        found = None
+    return found or TokenSet(access_token=data.get("access_token"),
+                             refresh_token=data.get("refresh_token"),
+                             id_token=data.get("id_token"), expires_at=None)
+
+
+def revoke_tokens(bound: BoundProvider, data: TokenSet) -> None:
     """Revoke the refresh token, then the access token (RFC 7009 §2). Never raises."""
     endpoint = bound.revocation_endpoint
     if endpoint is None:
@@ -108,6 +127,29 @@ def revoke_tokens(bound: BoundProvider, data: IdPSession) -> None:
         except Exception:
             logger.exception("stage=revocation unexpected error; the logout goes on")
             return
+
+
+def expire_session(request: HttpRequest, reason: str, *, sender: Any, revoke: bool = False,
+                   signal: bool = True) -> None:
+    """End a session the user did not ask to end (idle, too old, refused by the provider):
+    logged, signalled (``session_expired``, before the user is gone), revoked at the
+    provider with ``revoke`` (tokens that are still valid), then the local logout. Never
+    raises."""
+    logger.info("stage=session the session ended: reason=%s", reason)
+    if signal:
+        try:
+            session_expired.send(sender=sender, request=request, user=request.user,
+                                 reason=reason)
+        except Exception:
+            logger.exception("stage=session a session_expired receiver failed")
+    if revoke:
+        try:
+            bound = bind_for_logout(get_config())
+            if bound.profile.should_revoke():
+                revoke_tokens(bound, latest_tokens(request))
+        except Exception:
+            logger.exception("stage=session unexpected error revoking an ended session's tokens")
+    local_logout(request)
 
 
 def local_logout(request: HttpRequest) -> None:

@@ -53,11 +53,12 @@ class BoundProvider:
         return self.profile.name
 
     def authorization_url(self, *, redirect_uri: str, state: str, nonce: str,
-                          code_verifier: str, interactive: bool = False) -> str:
+                          code_verifier: str, interactive: bool = False, silent: bool = False
+                          ) -> str:
         params = self.profile.authorization_params(
             metadata=self.metadata, redirect_uri=redirect_uri, state=state, nonce=nonce,
             code_challenge=generate_code_challenge(code_verifier, "S256"),
-            interactive=interactive)
+            interactive=interactive, silent=silent)
         return add_query(self.metadata.authorization_endpoint, params)
 
     def exchange_code(self, *, code: str, code_verifier: str, redirect_uri: str
@@ -65,6 +66,11 @@ class BoundProvider:
         return client.exchange_code(
             self.metadata.token_endpoint, self.profile.client_authentication(self.metadata),
             code=code, code_verifier=code_verifier, redirect_uri=redirect_uri)
+
+    def refresh(self, *, refresh_token: str) -> TokenResponse:
+        return client.refresh(
+            self.metadata.token_endpoint, self.profile.client_authentication(self.metadata),
+            refresh_token=refresh_token)
 
     def userinfo(self, *, access_token: str, subject: str) -> dict[str, Any]:
         return client.fetch_userinfo(self.metadata.endpoint("userinfo_endpoint"),

@@ -1,0 +1,141 @@
+"""Where a signed-in session's tokens live, and how a renewal replaces them.
+
+The authoritative copy is on the session's mapping row (:class:`~.models.OIDCSession`,
+fields ``tokens`` and ``token_version``): the refresh token lives only there. The session
+keeps a copy of the access token (server-side engines only), its expiry, the newest ID token
+and the version, so that a valid token costs no query at all.
+
+A renewal reads the row, asks the provider, and writes the new set with one conditional
+UPDATE (``WHERE token_version = <the version it read>``): access, refresh and ID token change
+together or not at all, and a renewal that lost a race never overwrites the winner's rotated
+refresh token. The row goes when the session ends (logout, back-channel), taking the tokens
+with it.
+
+This module imports Django and the app's storage only (the middleware imports it).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.sessions.backends.base import SessionBase
+
+from .models import OIDCSession
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    """The tokens of one session at one version."""
+
+    access_token: str | None = field(repr=False)
+    refresh_token: str | None = field(repr=False)
+    id_token: str | None = field(repr=False)
+    #: When the access token expires (epoch seconds); ``None``: the provider did not say.
+    expires_at: float | None
+    version: int = 0
+
+    def usable(self, margin: float, now: float | None = None) -> bool:
+        """An access token that does not expire within ``margin`` seconds."""
+        return usable(self.access_token, self.expires_at, margin, now)
+
+
+def usable(access_token: Any, expires_at: Any, margin: float, now: float | None = None) -> bool:
+    """``access_token`` is there and does not expire within ``margin`` seconds (an unknown
+    expiry counts as valid: the API's 401 is then what asks for a renewal)."""
+    if not isinstance(access_token, str) or not access_token:
+        return False
+    if expires_at is None:
+        return True
+    if not isinstance(expires_at, (int, float)):
+        return False
+    return float(expires_at) - margin > (time.time() if now is None else now)
+
+
+def expires_at(expires_in: int | None, now: float | None = None) -> float | None:
+    """The epoch time a token with ``expires_in`` seconds to live expires at."""
+    return None if not expires_in else (time.time() if now is None else now) + expires_in
+
+
+def encode(tokens: TokenSet) -> str:
+    """The ``tokens`` column's JSON (the version has a column of its own)."""
+    return json.dumps({"access_token": tokens.access_token,
+                       "refresh_token": tokens.refresh_token,
+                       "id_token": tokens.id_token, "expires_at": tokens.expires_at},
+                      separators=(",", ":"))
+
+
+def _decode(text: str, version: int, legacy: Mapping[str, Any]) -> TokenSet:
+    """The row's tokens; a row written before tokens were kept there (empty column) falls
+    back to what such sessions kept in the session data."""
+    try:
+        value = json.loads(text) if text else dict(legacy)
+    except ValueError:
+        value = {}
+    if not isinstance(value, dict):
+        value = {}
+
+    def text_of(key: str) -> str | None:
+        item = value.get(key)
+        return item if isinstance(item, str) and item else None
+
+    expiry = value.get("expires_at")
+    return TokenSet(access_token=text_of("access_token"), refresh_token=text_of("refresh_token"),
+                    id_token=text_of("id_token"),
+                    expires_at=float(expiry) if isinstance(expiry, (int, float)) else None,
+                    version=version)
+
+
+def read(data: Mapping[str, Any]) -> TokenSet | None:
+    """The authoritative tokens of the session whose data (``session.SESSION_KEY``) is
+    ``data``: one query. ``None`` when its mapping row is gone (the session was ended by a
+    logout) or it never had one (signed in by a version before 0.2)."""
+    mapping = data.get("mapping")
+    if mapping is None:
+        return None
+    row = OIDCSession.objects.filter(pk=mapping).values_list("tokens", "token_version").first()
+    if row is None:
+        return None
+    text, version = row
+    return _decode(text, int(version), data)
+
+
+def write(data: Mapping[str, Any], *, expected_version: int, tokens: TokenSet,
+          sid: str | None = None) -> bool:
+    """Replace the tokens if the row still has ``expected_version``; ``True`` if it did (one
+    UPDATE). ``tokens.version`` must be ``expected_version + 1``. ``sid`` (a renewed ID
+    token's) moves the back-channel mapping along with it."""
+    mapping = data.get("mapping")
+    if mapping is None:
+        return False
+    changes: dict[str, Any] = {"tokens": encode(tokens), "token_version": tokens.version}
+    if sid is not None:
+        changes["sid"] = sid
+    updated = OIDCSession.objects.filter(pk=mapping, token_version=expected_version).update(
+        **changes)
+    return int(updated) == 1
+
+
+def adopt(session: SessionBase, key: str, tokens: TokenSet, *, server_side: bool,
+          claims: Mapping[str, Any] | None = None, checked_at: float | None = None,
+          sid: str | None = None) -> None:
+    """Copy ``tokens`` into the session's data under ``key`` (one assignment: the session never
+    holds half of a renewal). Cookie sessions get no access or refresh token. ``claims`` and
+    ``sid`` come with a new ID token; ``checked_at`` records a check with the provider."""
+    data = session.get(key)
+    if not isinstance(data, dict):
+        return
+    updated = {**data, "access_token": tokens.access_token if server_side else None,
+               "expires_at": tokens.expires_at, "id_token": tokens.id_token or data.get(
+                   "id_token"), "token_version": tokens.version}
+    updated.pop("refresh_token", None)  # kept on the mapping row only
+    if claims is not None:
+        updated["claims"] = dict(claims)
+    if sid is not None:
+        updated["sid"] = sid
+    if checked_at is not None:
+        updated["checked_at"] = checked_at
+    session[key] = updated
