@@ -1,4 +1,4 @@
-"""``IdPSessionMiddleware``: per-request view of the provider session. Never calls the network.
+"""``IdPSessionMiddleware``: per-request view of the provider session, and its lifetime.
 
 * Gives every request a lazy ``request.idp_session``
   (:class:`~django_idp_logout.session.IdPSession`, falsy when the session did not sign in
@@ -9,6 +9,13 @@
 * With a cookie-based session engine, which the server cannot delete, it ends a session that a
   logout revoked: one lookup for requests whose session signed in through the provider. With
   server-side engines the logout deletes the session itself, and this adds no query at all.
+* Before the view (``process_view``), only when ``SESSION_IDLE_TIMEOUT``, ``SESSION_MAX_AGE``
+  or ``SESSION_CHECK_INTERVAL`` is set: ends a session past its lifetime, and checks it with
+  the provider when a check is due (:mod:`~django_idp_logout.flow.lifecycle`). This is the
+  only network access here: at most one request per interval per session.
+* A view whose ``get_access_token`` raises ``ReauthenticationRequired`` gets the right
+  answer for its caller (``process_exception``): 401 JSON for XHR/fetch, a redirect to sign
+  in for a navigation, a page for a POST.
 
 Sync and async: under WSGI (or a sync middleware chain) it is a plain sync middleware; under
 ASGI, where the next handler is a coroutine function, it runs as a coroutine and does the same
@@ -20,7 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import cast
+from typing import Any, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.contrib.auth import logout
@@ -28,7 +35,7 @@ from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.utils.functional import SimpleLazyObject
 
-from .conf import require_installed
+from .conf import get_config, require_installed
 
 logger = logging.getLogger("django_idp_logout")
 
@@ -77,9 +84,49 @@ class IdPSessionMiddleware:
         request.idp_session = SimpleLazyObject(  # type: ignore[attr-defined]
             lambda: load(request))
 
+    def process_view(self, request: HttpRequest, view_func: Callable[..., Any],
+                     view_args: Any, view_kwargs: Any) -> HttpResponseBase | None:
+        """Lifetimes and the session check (``SESSION_IDLE_TIMEOUT``, ``SESSION_MAX_AGE``,
+        ``SESSION_CHECK_INTERVAL``) before the view; nothing when none is set. The app's own
+        views (sign-in, callback, logout …) are exempt: a check must not check itself."""
+        config = get_config()
+        if (config.session_check_interval is None and config.session_idle_timeout is None
+                and config.session_max_age is None) or _is_own_view(request):
+            return None  # the common case: no import of the network layer, no work
+        from . import session_views
+        from .flow import lifecycle
+
+        verdict = lifecycle.check(request, navigation=session_views.is_navigation(request),
+                                  wants_json=session_views.wants_json(request))
+        if verdict.action == "silent_check":
+            return session_views.silent_check_response(request)
+        if verdict.action in {"ended", "reauthenticate"}:
+            return session_views.reauthentication_response(request, verdict.reason)
+        return None
+
+    def process_exception(self, request: HttpRequest, exception: Exception
+                          ) -> HttpResponseBase | None:
+        """A view's ``get_access_token`` found no token to be had: 401 JSON for XHR/fetch,
+        else a sign-in (or the "signed out" page if the session ended). The provider down
+        while renewing: a 502/503/504 page (JSON for XHR), never a 500."""
+        from .exceptions import IdPLogoutError, ReauthenticationRequired
+
+        if not isinstance(exception, IdPLogoutError):
+            return None
+        from . import session_views
+
+        if isinstance(exception, ReauthenticationRequired):
+            return session_views.reauthentication_response(request, exception.reason)
+        return session_views.failure_response(request, exception)
+
     def end_if_revoked(self, request: HttpRequest) -> None:
         """Cookie sessions only: end this one if a logout revoked it (a store lookup)."""
         data = self.session.load(request)
         if data is not None and self.session.is_revoked(data):
             logger.info("stage=logout ended a cookie-based session that a logout revoked")
             logout(request)
+
+
+def _is_own_view(request: HttpRequest) -> bool:
+    match = getattr(request, "resolver_match", None)
+    return match is not None and "idp_logout" in match.app_names

@@ -40,6 +40,8 @@ class Attempt:
     code_verifier: str
     next_url: str
     created: float
+    #: A ``prompt=none`` session check (``SESSION_CHECK_INTERVAL``), not a sign-in.
+    silent: bool = False
 
 
 def new_secret() -> str:
@@ -87,15 +89,15 @@ class PendingAttempts:
         value = self.session.get(ATTEMPTS_KEY)
         return dict(value) if isinstance(value, dict) else {}
 
-    def create(self, next_url: str) -> Attempt:
+    def create(self, next_url: str, *, silent: bool = False) -> Attempt:
         """A new attempt, stored; expired ones and the oldest past the cap are dropped."""
         now, ttl = time.time(), self.config.login_attempt_ttl
         attempt = Attempt(state=new_secret(), nonce=new_secret(), code_verifier=new_secret(),
-                          next_url=next_url, created=now)
+                          next_url=next_url, created=now, silent=silent)
         pending = {state: data for state, data in self._pending().items()
                    if isinstance(data, dict) and now - float(data.get("created", 0)) < ttl}
         pending[attempt.state] = {"nonce": attempt.nonce, "code_verifier": attempt.code_verifier,
-                                  "next": next_url, "created": now}
+                                  "next": next_url, "created": now, "silent": silent}
         while len(pending) > max(self.config.max_pending_logins, 1):
             oldest = min(pending, key=lambda s: float(pending[s].get("created", 0)))
             del pending[oldest]
@@ -133,7 +135,8 @@ class PendingAttempts:
         try:
             attempt = Attempt(state=candidate, nonce=str(data["nonce"]),
                               code_verifier=str(data["code_verifier"]),
-                              next_url=str(data["next"]), created=float(data["created"]))
+                              next_url=str(data["next"]), created=float(data["created"]),
+                              silent=data.get("silent") is True)
         except (KeyError, TypeError, ValueError):
             return None
         if time.time() - attempt.created >= self.config.login_attempt_ttl:

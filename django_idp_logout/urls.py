@@ -36,7 +36,7 @@ def _not_installed(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpRespo
 
 
 if apps.is_installed("django_idp_logout"):
-    from . import views
+    from . import session_views, views
 
     urlpatterns = [
         path("login/", views.login, name="login"),
@@ -45,6 +45,7 @@ if apps.is_installed("django_idp_logout"):
         path("logout/complete/", views.logout_complete, name="logout_complete"),
         path("backchannel-logout/", views.backchannel_logout, name="backchannel_logout"),
         path("frontchannel-logout/", views.frontchannel_logout, name="frontchannel_logout"),
+        path("session-ended/", session_views.session_ended, name="session_ended"),
     ]
 else:
     urlpatterns = [_NotInstalled(RoutePattern(""), _not_installed, name="not_installed")]

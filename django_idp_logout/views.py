@@ -73,4 +73,7 @@ def callback(request: HttpRequest) -> HttpResponse:
     if outcome.error is not None:
         return render_failure(request, outcome.error, sender=callback,
                               retry_url=_retry_url(outcome.next_url))
+    if outcome.ended is not None:  # a session check: the provider no longer vouches
+        return HttpResponseRedirect(add_query(app_reverse("session_ended"), {
+            "reason": outcome.ended, "next": outcome.next_url or ""}))
     return HttpResponseRedirect(outcome.redirect_to or resolve_url(config.login_redirect_url))

@@ -91,12 +91,13 @@ class OpenIDProvider:
 
     def __init__(self, *, clients: list[dict[str, Any]] | None = None,
                  jwks_file: Path | None = None, port: int | None = None,
-                 allow_loopback_fetch: bool = False) -> None:
+                 allow_loopback_fetch: bool = False, env: dict[str, str] | None = None) -> None:
         self.port = port or free_port()
         self.issuer = f"http://localhost:{self.port}"
         self.clients = clients or CLIENTS
         self.jwks_file = jwks_file
         self.allow_loopback_fetch = allow_loopback_fetch
+        self.extra_env = dict(env or {})
         self.process: subprocess.Popen[bytes] | None = None
 
     def client(self, client_id: str) -> dict[str, Any]:
@@ -124,6 +125,7 @@ class OpenIDProvider:
             env["OP_JWKS_FILE"] = str(self.jwks_file)
         if self.allow_loopback_fetch:
             env["OP_ALLOW_LOOPBACK_FETCH"] = "1"
+        env.update(self.extra_env)
         self.process = subprocess.Popen(["node", "server.mjs"], cwd=OP_DIR, env=env,
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
@@ -138,6 +140,10 @@ class OpenIDProvider:
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError("oidc-provider did not start within 30 s")
+
+    def refresh_requests(self) -> int:
+        """How many refresh token grants the provider was asked for (see server.mjs)."""
+        return int(requests.get(f"{self.issuer}/test/counters", timeout=5).json()["refresh"])
 
     def stop(self) -> None:
         stop_process(self.process)

@@ -42,6 +42,8 @@ class SignInOutcome:
     redirect_to: str | None = None
     error: IdPLogoutError | None = None
     next_url: str | None = None
+    #: A session check ended the session, for this reason (the page says so).
+    ended: str | None = None
 
 
 def database_unavailable(exc: DatabaseError) -> IdPLogoutError:
@@ -52,18 +54,19 @@ def database_unavailable(exc: DatabaseError) -> IdPLogoutError:
 
 
 def begin_sign_in(request: HttpRequest, *, next_url: str, redirect_uri: str,
-                  interactive: bool = False) -> str:
+                  interactive: bool = False, silent: bool = False) -> str:
     """A new pending attempt (state, nonce, PKCE verifier); returns the authorization URL.
 
+    ``silent``: a ``prompt=none`` session check of the signed-in user, not a sign-in.
     Raises :class:`~django_idp_logout.exceptions.ProviderUnavailable` when discovery fails
     (before anything is stored).
     """
     config = get_config()
     bound = BoundProvider.discover(get_provider(config))
-    attempt = PendingAttempts(request, config).create(next_url)
+    attempt = PendingAttempts(request, config).create(next_url, silent=silent)
     return bound.authorization_url(redirect_uri=redirect_uri, state=attempt.state,
                                    nonce=attempt.nonce, code_verifier=attempt.code_verifier,
-                                   interactive=interactive)
+                                   interactive=interactive, silent=silent)
 
 
 def complete_sign_in(request: HttpRequest, params: Mapping[str, str], *,
@@ -83,9 +86,13 @@ def complete_sign_in(request: HttpRequest, params: Mapping[str, str], *,
         return SignInOutcome(error=exc, next_url=exc.next_url)
     except DatabaseError as exc:
         return SignInOutcome(error=database_unavailable(exc))
+    if attempt.silent:
+        from .lifecycle import complete_check  # lifecycle builds on this module
+
+        return complete_check(request, params, attempt, redirect_uri=redirect_uri)
     try:
         bound = BoundProvider.discover(get_provider(config))
-        tokens, id_token = _redeem(bound, params, attempt, redirect_uri)
+        tokens, id_token = redeem(bound, params, attempt, redirect_uri)
         identity = _identity(bound, config, tokens, id_token)
         _sign_in(request, attempts, attempt, identity, id_token, tokens)
     except IdPLogoutError as exc:
@@ -107,7 +114,7 @@ def check_response_issuer(params: Mapping[str, str], metadata: ProviderMetadata)
         raise InvalidCallback("iss parameter is not the provider's issuer", code="invalid_issuer")
 
 
-def _redeem(bound: BoundProvider, params: Mapping[str, str], attempt: Attempt,
+def redeem(bound: BoundProvider, params: Mapping[str, str], attempt: Attempt,
             redirect_uri: str) -> tuple[TokenResponse, IDToken]:
     """The authorization response's checks, the one token request, the ID token's checks."""
     check_response_issuer(params, bound.metadata)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
 from urllib.parse import quote
@@ -70,24 +71,34 @@ class Provider:
     #: support GET and POST). Vendor profiles whose documents show only GET set ``False``.
     accepts_logout_post: ClassVar[bool] = True
 
+    # --- refresh tokens, as data ---------------------------------------------------------
+    #: Scopes that ask for a refresh token, added with ``REQUEST_REFRESH_TOKEN`` (Core §11).
+    refresh_token_scopes: ClassVar[tuple[str, ...]] = ("offline_access",)
+    #: Authorization parameters that ask for one (e.g. Google's ``access_type=offline``).
+    refresh_token_params: ClassVar[Mapping[str, str]] = {}
+
     def __init__(self, config: IdPConfig) -> None:
         self.config = config
 
     def authorization_params(
         self, *, metadata: ProviderMetadata, redirect_uri: str, state: str, nonce: str,
-        code_challenge: str, interactive: bool = False,
+        code_challenge: str, interactive: bool = False, silent: bool = False,
     ) -> dict[str, str]:
         """Query parameters of the authorization request.
 
         ``interactive`` drops ``prompt=none`` from ``AUTH_PARAMS``: a retry after
         ``login_required`` must let the user sign in, or a silent sign-in would loop.
+        ``silent`` (the session check) sends ``prompt=none`` whatever ``AUTH_PARAMS`` says.
         """
+        extra = self.refresh_token_params if self.config.request_refresh_token else {}
         params = {
-            key: value for key, value in self.config.auth_params.items()
+            key: value for key, value in {**extra, **self.config.auth_params}.items()
             if key not in RESERVED_AUTH_PARAMS
         }
         if interactive and params.get("prompt", "").split() == ["none"]:
             del params["prompt"]
+        if silent:
+            params["prompt"] = "none"
         params.update({
             "response_type": "code",
             "client_id": self.config.client_id,
@@ -101,7 +112,9 @@ class Provider:
         return params
 
     def scopes(self) -> list[str]:
-        scopes = list(dict.fromkeys(self.config.scopes))
+        """``SCOPES`` with ``openid`` first, and the refresh token's scopes if asked for."""
+        refresh = self.refresh_token_scopes if self.config.request_refresh_token else ()
+        scopes = list(dict.fromkeys((*self.config.scopes, *refresh)))
         if "openid" not in scopes:
             scopes.insert(0, "openid")
         return scopes

@@ -7,6 +7,14 @@
 //   OP_JWKS_FILE   optional JSON file with private signing keys ({"keys": [...]}); generated if absent
 //   OP_ALLOW_LOOPBACK_FETCH=1  let back-channel logout reach relying parties on 127.0.0.1
 //                  (oidc-provider refuses special-use addresses by default, an SSRF guard)
+//   OP_REFRESH=1   issue a refresh token to every client allowed the refresh_token grant, as
+//                  Keycloak or Cognito do (by default oidc-provider issues one only for the
+//                  offline_access scope, which it keeps only with prompt=consent)
+//   OP_ROTATE=1    rotate refresh tokens on every use (a reused one is refused, and its
+//                  grant revoked)
+//   OP_ACCESS_TOKEN_TTL  access token lifetime in seconds (default 3600)
+//
+// GET /test/counters answers {"refresh": n}: how many refresh token grants were asked for.
 //
 // The interactions are oidc-provider's development ones: any login name signs in as that
 // account (the password field is not checked), and consent is a single button.
@@ -85,7 +93,7 @@ const configuration = {
   },
   pkce: { required: () => true },
   ttl: {
-    AccessToken: 3600,
+    AccessToken: Number(process.env.OP_ACCESS_TOKEN_TTL || 3600),
     AuthorizationCode: 60,
     IdToken: 3600,
     Interaction: 600,
@@ -101,8 +109,31 @@ if (process.env.OP_ALLOW_LOOPBACK_FETCH === '1') {
   };
 }
 
+if (process.env.OP_REFRESH === '1') {
+  configuration.issueRefreshToken = async (ctx, client) => client.grantTypeAllowed('refresh_token');
+}
+if (process.env.OP_ROTATE === '1') {
+  configuration.rotateRefreshToken = () => true;
+}
+
 const provider = new Provider(issuer, configuration);
 provider.on('server_error', (ctx, err) => console.error('server_error', err));
+
+const counters = { refresh: 0 };
+const countGrant = (ctx) => {
+  if (ctx.oidc && ctx.oidc.params && ctx.oidc.params.grant_type === 'refresh_token') {
+    counters.refresh += 1;
+  }
+};
+provider.on('grant.success', countGrant);
+provider.on('grant.error', countGrant);
+provider.use(async (ctx, next) => {
+  if (ctx.method === 'GET' && ctx.path === '/test/counters') {
+    ctx.body = counters;
+    return;
+  }
+  await next();
+});
 
 // --- Front-channel logout emulation (see the header) ---
 

@@ -1,0 +1,225 @@
+"""A signed-in session's life after the sign-in, as the relying party decides it: idle and
+absolute lifetimes, and the periodic check with the provider (``SESSION_CHECK_INTERVAL``).
+
+The middleware asks :func:`check` before each view and turns the :class:`Verdict` into a
+response; the callback hands a ``prompt=none`` check's answer to :func:`complete_check`.
+Nothing here costs a query or a request unless something is due: the times it needs are in
+the session data the request has already loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import DatabaseError
+from django.http import HttpRequest
+
+from .. import session as idp_session
+from .. import token_store
+from ..client import TokenResponse
+from ..conf import IdPConfig, get_config
+from ..errors import log_failure, new_reference
+from ..exceptions import (
+    AuthorizationError,
+    IdPLogoutError,
+    InvalidToken,
+    ReauthenticationRequired,
+)
+from ..providers import BoundProvider, get_provider
+from ..state import Attempt
+from ..tokens import IDToken
+from . import renewal
+from .signin import SignInOutcome, redeem
+from .signout import expire_session
+
+logger = logging.getLogger("django_idp_logout")
+
+#: Activity (``SESSION_IDLE_TIMEOUT``) is written at most this often (seconds).
+SEEN_GRANULARITY = 60.0
+#: After the provider could not be reached, the next check waits this long (seconds).
+RETRY_AFTER_FAILURE = 60.0
+#: A ``prompt=none`` answer that means "the provider will not vouch for this user now"
+#: (Core §3.1.2.6): the session ends.
+SILENT_REFUSALS = frozenset({"login_required", "interaction_required", "consent_required",
+                             "account_selection_required", "access_denied"})
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the middleware should do with a request.
+
+    ``action``: ``"continue"`` (to the view), ``"ended"`` (the session ended: say so),
+    ``"silent_check"`` (send this navigation through a ``prompt=none`` round trip),
+    ``"reauthenticate"`` (an XHR whose check needs the browser: 401, the session goes on).
+    """
+
+    action: str
+    reason: str = ""
+
+
+CONTINUE = Verdict("continue")
+
+
+def check(request: HttpRequest, *, navigation: bool, wants_json: bool) -> Verdict:
+    """The verdict for this request of a possibly signed-in session.
+
+    ``navigation``: a top-level GET the browser may be redirected from; ``wants_json``: an
+    XHR/fetch request, which is never redirected to the provider.
+    """
+    config = get_config()
+    data = idp_session.raw(request)
+    if data is None or not request.user.is_authenticated:
+        return CONTINUE
+    now = time.time()
+    reason = expired(data, config, now)
+    if reason:
+        expire_session(request, reason, sender=check, revoke=True)
+        return Verdict("ended", reason)
+    _touch(request, data, config, now)
+    interval = config.session_check_interval
+    if interval is None or not _due(data, interval, now):
+        return CONTINUE
+    return _check_with_provider(request, data, interval, navigation=navigation,
+                                wants_json=wants_json)
+
+
+def expired(data: Mapping[str, Any], config: IdPConfig, now: float) -> str | None:
+    """``"max_age"`` or ``"idle_timeout"`` when the session is past a lifetime, else ``None``."""
+    signed_in = _number(data.get("signed_in_at"), now)
+    if config.session_max_age is not None and now - signed_in >= config.session_max_age:
+        return "max_age"
+    seen = _number(data.get("seen_at"), signed_in)
+    if config.session_idle_timeout is not None and now - seen >= config.session_idle_timeout:
+        return "idle_timeout"
+    return None
+
+
+def _number(value: Any, default: float) -> float:
+    return float(value) if isinstance(value, (int, float)) else default
+
+
+def _touch(request: HttpRequest, data: dict[str, Any], config: IdPConfig, now: float) -> None:
+    """Record activity, at most once per :data:`SEEN_GRANULARITY` (a tenth of a short idle
+    timeout): most requests write nothing."""
+    idle = config.session_idle_timeout
+    if idle is None:
+        return
+    if now - _number(data.get("seen_at"), 0.0) >= min(SEEN_GRANULARITY, idle / 10):
+        request.session[idp_session.SESSION_KEY] = {**data, "seen_at": now}
+
+
+def _due(data: Mapping[str, Any], interval: int, now: float) -> bool:
+    checked = _number(data.get("checked_at"), _number(data.get("signed_in_at"), 0.0))
+    expires_at = data.get("expires_at")
+    return now - checked >= interval or (
+        isinstance(expires_at, (int, float)) and expires_at <= now)
+
+
+def postpone(request: HttpRequest, interval: int | None = None) -> None:
+    """The provider could not answer: check again in :data:`RETRY_AFTER_FAILURE` seconds, not
+    on every request (nor sign the user out for the provider's outage)."""
+    data = idp_session.raw(request)
+    if data is None:
+        return
+    interval = interval or get_config().session_check_interval or 0
+    retry = min(RETRY_AFTER_FAILURE, interval)
+    request.session[idp_session.SESSION_KEY] = {
+        **data, "checked_at": time.time() - interval + retry}
+
+
+def _check_with_provider(request: HttpRequest, data: dict[str, Any], interval: int, *,
+                         navigation: bool, wants_json: bool) -> Verdict:
+    try:
+        current = token_store.read(data)
+    except DatabaseError:
+        logger.exception("stage=session could not read the session's tokens; check postponed")
+        postpone(request, interval)
+        return CONTINUE
+    if current is not None and current.refresh_token:
+        try:
+            renewal.renew(request, force=True, seen=current)
+        except ReauthenticationRequired as exc:
+            return Verdict("ended", exc.reason)  # renewal has ended the session
+        except IdPLogoutError as exc:
+            log_failure(exc, new_reference(), level=logging.WARNING)
+            postpone(request, interval)
+        return CONTINUE
+    if navigation:
+        return Verdict("silent_check")
+    if wants_json:
+        return Verdict("reauthenticate", "check_required")
+    return CONTINUE  # a POST is never redirected: the next navigation checks
+
+
+def complete_check(request: HttpRequest, params: Mapping[str, str], attempt: Attempt, *,
+                   redirect_uri: str) -> SignInOutcome:
+    """The provider's answer to a ``prompt=none`` session check (the attempt is taken).
+
+    Still signed in, as the same user: the session goes on with the new tokens. Refused
+    (``login_required`` …), an invalid ID token, or another user: the session ends. The
+    provider unreachable: the check is postponed and the user goes on.
+    """
+    data = idp_session.raw(request)
+    done = SignInOutcome(redirect_to=attempt.next_url)
+    if data is None or not request.user.is_authenticated:
+        return done  # signed out meanwhile (another tab): nothing to check
+    try:
+        bound = BoundProvider.discover(get_provider(get_config()))
+        tokens, id_token = redeem(bound, params, attempt, redirect_uri)
+    except AuthorizationError as exc:
+        if exc.code not in SILENT_REFUSALS:
+            return _postponed(request, exc, done)
+        return _ended(request, exc.code, next_url=attempt.next_url)
+    except InvalidToken as exc:
+        log_failure(exc, new_reference(), level=logging.WARNING)
+        return _ended(request, "id_token_rejected", next_url=attempt.next_url)
+    except IdPLogoutError as exc:
+        return _postponed(request, exc, done)
+    if not _same_user(id_token, data):
+        logger.warning("stage=session the provider now vouches for another user: session ended")
+        return _ended(request, "subject_changed", next_url=attempt.next_url)
+    try:
+        _store_checked(request, data, id_token, tokens)
+    except DatabaseError:
+        logger.exception("stage=session could not store the checked session's tokens")
+        postpone(request)
+    except ReauthenticationRequired:
+        return SignInOutcome(ended="session_ended", next_url=attempt.next_url)
+    return done
+
+
+def _same_user(id_token: IDToken, data: Mapping[str, Any]) -> bool:
+    return id_token.issuer == data.get("iss") and id_token.subject == data.get("sub")
+
+
+def _store_checked(request: HttpRequest, data: dict[str, Any], id_token: IDToken,
+                   tokens: TokenResponse) -> None:
+    current = token_store.read(data)
+    if current is None:  # a logout ended the session while the browser was at the provider
+        expire_session(request, "session_ended", sender=complete_check, signal=False)
+        raise ReauthenticationRequired(reason="session_ended")
+    new = token_store.TokenSet(
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token or current.refresh_token,
+        id_token=id_token.raw, expires_at=token_store.expires_at(tokens.expires_in),
+        version=current.version + 1)
+    if token_store.write(data, expected_version=current.version, tokens=new, sid=id_token.sid):
+        token_store.adopt(request.session, idp_session.SESSION_KEY, new,
+                          server_side=idp_session.engine_can_delete(),
+                          claims=id_token.claims, checked_at=time.time(), sid=id_token.sid)
+
+
+def _ended(request: HttpRequest, reason: str, *, next_url: str) -> SignInOutcome:
+    expire_session(request, reason, sender=complete_check)
+    return SignInOutcome(ended=reason, next_url=next_url)
+
+
+def _postponed(request: HttpRequest, exc: IdPLogoutError, done: SignInOutcome
+               ) -> SignInOutcome:
+    log_failure(exc, new_reference(), level=logging.WARNING)
+    postpone(request)
+    return done

@@ -1,0 +1,339 @@
+"""The middleware's session rules (issue 12): ``SESSION_CHECK_INTERVAL`` (refresh token, else
+``prompt=none`` for navigations only), ``SESSION_IDLE_TIMEOUT`` and ``SESSION_MAX_AGE``."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from django_idp_logout.models import OIDCSession
+from django_idp_logout.session import SESSION_KEY
+
+from .conftest import ISSUER, FakeProvider
+from .test_token_renewal import (
+    expired_sessions,  # noqa: F401 - fixture
+    refresh_calls,
+    refresh_response,
+    sign_in,
+    signed_in,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def configure(settings: Any, **keys: Any) -> None:
+    settings.IDP_LOGOUT = {**settings.IDP_LOGOUT, **keys}
+
+
+def age(client: Client, **seconds: float) -> None:
+    """Move the session's clocks (``checked_at``, ``seen_at``, ``signed_in_at``) back."""
+    session = client.session
+    data = dict(session[SESSION_KEY])
+    for name, delta in seconds.items():
+        data[name] = data[name] - delta
+    session[SESSION_KEY] = data
+    session.save()
+
+
+def query(location: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+# --- off by default ----------------------------------------------------------------------------
+
+
+def test_off_by_default_even_for_an_old_session(fake_op: FakeProvider) -> None:
+    client = Client()
+    sign_in(fake_op, client)
+    age(client, checked_at=10**6, seen_at=10**6, signed_in_at=10**6)
+    calls = fake_op.outbound_calls()
+    assert client.get("/home/").content.startswith(b"home oidc-")
+    assert fake_op.outbound_calls() == calls
+
+
+# --- with a refresh token ----------------------------------------------------------------------
+
+
+def test_check_not_due_costs_nothing(fake_op: FakeProvider, settings: Any) -> None:
+    configure(settings, SESSION_CHECK_INTERVAL=300)
+    client = Client()
+    sign_in(fake_op, client)
+    calls = fake_op.outbound_calls()
+    with CaptureQueriesContext(connection) as checked:
+        client.get("/home/")
+    configure(settings, SESSION_CHECK_INTERVAL=None)
+    with CaptureQueriesContext(connection) as unchecked:
+        client.get("/home/")
+    assert len(checked.captured_queries) == len(unchecked.captured_queries)
+    assert fake_op.outbound_calls() == calls
+
+
+def test_due_check_refreshes_once_per_interval(fake_op: FakeProvider, settings: Any) -> None:
+    configure(settings, SESSION_CHECK_INTERVAL=300)
+    client = Client()
+    sign_in(fake_op, client)
+    age(client, checked_at=301)
+    refresh_response(fake_op, refresh_token="rt-2")
+    assert client.get("/home/").content.startswith(b"home oidc-")
+    assert client.get("/home/").content.startswith(b"home oidc-")
+    assert len(refresh_calls(fake_op)) == 1
+    assert client.session[SESSION_KEY]["access_token"] == "at-2"
+
+
+def test_expired_token_makes_the_check_due(fake_op: FakeProvider, settings: Any) -> None:
+    configure(settings, SESSION_CHECK_INTERVAL=3600)
+    client = Client()
+    sign_in(fake_op, client)
+    age(client, expires_at=4000)
+    refresh_response(fake_op)
+    client.get("/home/")
+    assert len(refresh_calls(fake_op)) == 1
+
+
+def test_refused_check_signs_out_with_a_page(fake_op: FakeProvider, settings: Any,
+                                             expired_sessions: list[dict[str, Any]]) -> None:
+    configure(settings, SESSION_CHECK_INTERVAL=300)
+    client = Client()
+    sign_in(fake_op, client)
+    age(client, checked_at=301)
+    refresh_response(fake_op, status=400, error="invalid_grant")
+    response = client.get("/home/?tab=2")
+    assert response.status_code == 302
+    assert query(response["Location"]) == {"reason": "refresh_refused", "next": "/home/?tab=2"}
+    assert not signed_in(client)
+    assert [e["reason"] for e in expired_sessions] == ["refresh_refused"]
+    # No loop: the signed-out user goes on without any further check.
+    assert client.get("/home/").content == b"home anonymous"
+    assert len(refresh_calls(fake_op)) == 1
+
+
+def test_refused_check_answers_xhr_with_401_json(fake_op: FakeProvider, settings: Any) -> None:
+    configure(settings, SESSION_CHECK_INTERVAL=300)
+    client = Client()
+    sign_in(fake_op, client)
+    age(client, checked_at=301)
+    refresh_response(fake_op, status=400, error="invalid_grant")
+    response = client.get("/home/", HTTP_X_REQUESTED_WITH="XMLHttpRequest")
+    assert response.status_code == 401
+    assert response.json()["reason"] == "refresh_refused"
+    assert response.json()["signed_out"] is True
+
+
+def test_provider_down_postpones_the_check(fake_op: FakeProvider, settings: Any) -> None:
+    configure(settings, SESSION_CHECK_INTERVAL=300)
+    client = Client()
+    sign_in(fake_op, client)
+    age(client, checked_at=301)
+    refresh_response(fake_op, status=503)
+    assert client.get("/home/").content.startswith(b"home oidc-")
+    assert client.get("/home/").content.startswith(b"home oidc-")  # not retried at once
+    assert len(refresh_calls(fake_op)) == 1
+    checked = client.session[SESSION_KEY]["checked_at"]
+    assert time.time() - 300 + 55 < checked <= time.time() - 300 + 60
+
+
+def test_the_apps_own_views_are_not_checked(fake_op: FakeProvider, settings: Any) -> None:
+    configure(settings, SESSION_CHECK_INTERVAL=300)
+    client = Client()
+    sign_in(fake_op, client)
+    age(client, checked_at=301)
+    assert client.get("/oidc/logout/").status_code == 200  # the confirmation page
+    assert refresh_calls(fake_op) == []
+
+
+# --- without a refresh token: prompt=none ------------------------------------------------------
+
+
+def silent_redirect(client: Client, path: str = "/home/?a=1") -> dict[str, str]:
+    response = client.get(path)
+    assert response.status_code == 302, response.content
+    assert response["Location"].startswith(f"{ISSUER}/authorize?")
+    return query(response["Location"])
+
+
+def test_silent_check_for_a_navigation(fake_op: FakeProvider, settings: Any) -> None:
+    configure(settings, SESSION_CHECK_INTERVAL=300)
+    client = Client()
+    sign_in(fake_op, client, refresh_token=None)
+    age(client, checked_at=301)
+    params = silent_redirect(client)
+    assert params["prompt"] == "none"
+    fake_op.token_response({
+        "id_token": fake_op.sign(fake_op.claims(params["nonce"], sub="alice")),
+        "access_token": "at-silent", "token_type": "Bearer", "expires_in": 3600})
+    back = client.get("/oidc/callback/", {"code": "c2", "state": params["state"]})
+    assert (back.status_code, back["Location"]) == (302, "/home/?a=1")
+    assert client.get("/home/").content.startswith(b"home oidc-")  # checked: no redirect
+    assert client.session[SESSION_KEY]["access_token"] == "at-silent"
+    assert OIDCSession.objects.get().token_version == 1
+
+
+@pytest.mark.parametrize("error", ["login_required", "interaction_required",
+                                   "consent_required"])
+def test_silent_check_refused_signs_out(fake_op: FakeProvider, settings: Any, error: str,
+                                        expired_sessions: list[dict[str, Any]]) -> None:
+    configure(settings, SESSION_CHECK_INTERVAL=300)
+    client = Client()
+    sign_in(fake_op, client, refresh_token=None)
+    age(client, checked_at=301)
+    params = silent_redirect(client)
+    back = client.get("/oidc/callback/", {"error": error, "state": params["state"]})
+    assert back.status_code == 302
+    assert query(back["Location"]) == {"reason": error, "next": "/home/?a=1"}
+    assert not signed_in(client)
+    assert [e["reason"] for e in expired_sessions] == [error]
+    page = client.get(back["Location"])
+    assert b"You have been signed out" in page.content
+
+
+def test_silent_check_for_another_user_signs_out(fake_op: FakeProvider, settings: Any) -> None:
+    configure(settings, SESSION_CHECK_INTERVAL=300)
+    client = Client()
+    sign_in(fake_op, client, refresh_token=None)
+    age(client, checked_at=301)
+    params = silent_redirect(client)
+    fake_op.token_response({
+        "id_token": fake_op.sign(fake_op.claims(params["nonce"], sub="mallory")),
+        "access_token": "at-m", "token_type": "Bearer"})
+    back = client.get("/oidc/callback/", {"code": "c2", "state": params["state"]})
+    assert query(back["Location"])["reason"] == "subject_changed"
+    assert not signed_in(client)
+
+
+def test_silent_check_with_a_bad_id_token_signs_out(fake_op: FakeProvider,
+                                                    settings: Any) -> None:
+    configure(settings, SESSION_CHECK_INTERVAL=300)
+    client = Client()
+    sign_in(fake_op, client, refresh_token=None)
+    age(client, checked_at=301)
+    params = silent_redirect(client)
+    fake_op.token_response({
+        "id_token": fake_op.sign(fake_op.claims("wrong-nonce", sub="alice")),
+        "access_token": "at-x", "token_type": "Bearer"})
+    back = client.get("/oidc/callback/", {"code": "c2", "state": params["state"]})
+    assert query(back["Location"])["reason"] == "id_token_rejected"
+    assert not signed_in(client)
+
+
+def test_silent_check_with_the_provider_down_goes_on(fake_op: FakeProvider,
+                                                     settings: Any) -> None:
+    configure(settings, SESSION_CHECK_INTERVAL=300)
+    client = Client()
+    sign_in(fake_op, client, refresh_token=None)
+    age(client, checked_at=301)
+    params = silent_redirect(client)
+    back = client.get("/oidc/callback/", {"error": "temporarily_unavailable",
+                                          "state": params["state"]})
+    assert (back.status_code, back["Location"]) == (302, "/home/?a=1")
+    assert client.get("/home/?a=1").content.startswith(b"home oidc-")  # postponed: no loop
+
+
+def test_xhr_is_never_sent_to_the_provider(fake_op: FakeProvider, settings: Any) -> None:
+    configure(settings, SESSION_CHECK_INTERVAL=300)
+    client = Client()
+    sign_in(fake_op, client, refresh_token=None)
+    age(client, checked_at=301)
+    for headers in ({"HTTP_ACCEPT": "application/json"},
+                    {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest"},
+                    {"HTTP_SEC_FETCH_MODE": "cors", "HTTP_SEC_FETCH_DEST": "empty"}):
+        response = client.get("/home/", **headers)
+        assert response.status_code == 401, headers
+        body = response.json()
+        assert body["reason"] == "check_required"
+        assert body["signed_out"] is False
+        assert body["login_url"].startswith("/oidc/login/?next=")
+    assert signed_in(client)
+
+
+@pytest.mark.parametrize("method", ["post", "put"])
+def test_post_is_never_redirected(fake_op: FakeProvider, settings: Any, method: str) -> None:
+    configure(settings, SESSION_CHECK_INTERVAL=300)
+    client = Client()
+    sign_in(fake_op, client, refresh_token=None)
+    age(client, checked_at=301)
+    response = getattr(client, method)("/home/", {"field": "value"})
+    assert response.status_code == 200
+    assert response.content.startswith(b"home oidc-")
+
+
+def test_frames_are_not_redirected(fake_op: FakeProvider, settings: Any) -> None:
+    configure(settings, SESSION_CHECK_INTERVAL=300)
+    client = Client()
+    sign_in(fake_op, client, refresh_token=None)
+    age(client, checked_at=301)
+    response = client.get("/home/", HTTP_SEC_FETCH_MODE="navigate", HTTP_SEC_FETCH_DEST="iframe")
+    assert response.status_code == 200
+
+
+# --- idle and absolute lifetimes ---------------------------------------------------------------
+
+
+def test_idle_session_ends(fake_op: FakeProvider, settings: Any,
+                           expired_sessions: list[dict[str, Any]]) -> None:
+    configure(settings, SESSION_IDLE_TIMEOUT=900)
+    client = Client()
+    sign_in(fake_op, client)
+    age(client, seen_at=899)
+    assert client.get("/home/").content.startswith(b"home oidc-")  # activity recorded
+    age(client, seen_at=900)
+    response = client.get("/home/")
+    assert query(response["Location"])["reason"] == "idle_timeout"
+    assert not signed_in(client)
+    assert [e["reason"] for e in expired_sessions] == ["idle_timeout"]
+    page = client.get(response["Location"])
+    assert b"inactive" in page.content
+
+
+def test_activity_is_written_at_most_once_a_minute(fake_op: FakeProvider,
+                                                   settings: Any) -> None:
+    configure(settings, SESSION_IDLE_TIMEOUT=900)
+    client = Client()
+    sign_in(fake_op, client)
+    client.get("/home/")
+    with CaptureQueriesContext(connection) as quiet:
+        client.get("/home/")
+    age(client, seen_at=61)
+    with CaptureQueriesContext(connection) as recorded:
+        client.get("/home/")
+    writes = [q for q in quiet.captured_queries if q["sql"].startswith("UPDATE")]
+    assert writes == []
+    assert any(q["sql"].startswith("UPDATE") for q in recorded.captured_queries)
+
+
+def test_too_old_session_ends_however_active(fake_op: FakeProvider, settings: Any) -> None:
+    configure(settings, SESSION_MAX_AGE=3600, SESSION_IDLE_TIMEOUT=900)
+    client = Client()
+    sign_in(fake_op, client)
+    age(client, signed_in_at=3600)
+    response = client.get("/home/")
+    assert query(response["Location"])["reason"] == "max_age"
+    assert not signed_in(client)
+
+
+def test_an_ended_session_revokes_its_tokens(fake_op: FakeProvider, settings: Any) -> None:
+    import responses
+
+    configure(settings, SESSION_MAX_AGE=3600)
+    fake_op.discovery["revocation_endpoint"] = f"{ISSUER}/revoke"
+    fake_op.mock.add(responses.POST, f"{ISSUER}/revoke", status=200)
+    client = Client()
+    sign_in(fake_op, client)
+    age(client, signed_in_at=3600)
+    client.get("/home/")
+    revoked = [parse_qs(str(c.request.body))["token"] for c in fake_op.mock.calls
+               if c.request.url == f"{ISSUER}/revoke"]
+    assert revoked == [["rt-1"], ["at-1"]]
+
+
+def test_session_ended_page_ignores_unknown_reasons_and_foreign_next(client: Client) -> None:
+    page = client.get("/oidc/session-ended/", {"reason": "<script>", "next": "https://evil/"})
+    assert page.status_code == 200
+    assert b"<script>" not in page.content
+    assert b'href="/oidc/login/?next=%2Fhome%2F"' in page.content
+    assert page["Cache-Control"].startswith("no-store") or "no-cache" in page["Cache-Control"]
