@@ -148,7 +148,9 @@ class TokenCounter:
 
 
 class Deployment:
-    def __init__(self, engine: str, database: str, cache: str = "redis") -> None:
+    def __init__(self, engine: str, database: str, cache: str = "redis", *,
+                 op_env: dict[str, str] | None = None, threads: int = 1,
+                 env: dict[str, str] | None = None) -> None:
         self.port_a, self.port_b = free_port(), free_port()
         self.a = f"http://127.0.0.1:{self.port_a}"
         self.b = f"http://127.0.0.1:{self.port_b}"
@@ -161,7 +163,9 @@ class Deployment:
             # The provider tells server B; the user only ever talked to server A.
             "backchannel_logout_uri": self.recorder.url,
             "backchannel_logout_session_required": True,
-        }])
+            "grant_types": ["authorization_code", "refresh_token"],
+        }], env=op_env)
+        self.threads = threads
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.multiproc.settings",
@@ -172,6 +176,7 @@ class Deployment:
             "MP_ISSUER": self.op.issuer,
             "MP_CLIENT_ID": "rp-multi",
             "MP_CLIENT_SECRET": "rp-multi-secret-0123456789abcdef0123456789",
+            **(env or {}),
         }
         self.token_counter: TokenCounter | None = None
         if cache == "locmem":
@@ -189,6 +194,7 @@ class Deployment:
         for port in (self.port_a, self.port_b):
             self.servers.append(subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "tests.multiproc.wsgi", "-w", "1",
+                 "--threads", str(self.threads),
                  "-b", f"127.0.0.1:{port}", "--timeout", "30", "--log-level", "warning"],
                 env=self.env, cwd=ROOT))
         deadline = time.monotonic() + 30

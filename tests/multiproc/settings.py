@@ -39,3 +39,5 @@ if env.get("MP_REDIRECT_URI"):
 if env.get("MP_TOKEN_ENDPOINT"):
     IDP_LOGOUT["ENDPOINTS"] = {"token_endpoint": env["MP_TOKEN_ENDPOINT"]}
 SILENCED_SYSTEM_CHECKS = ["django_idp_logout.W003", "django_idp_logout.W006"]
+if env.get("MP_TOKEN_RENEW_MARGIN"):
+    IDP_LOGOUT["TOKEN_RENEW_MARGIN"] = int(env["MP_TOKEN_RENEW_MARGIN"])
