@@ -189,6 +189,21 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     running.stop()
 
 
+@pytest.fixture
+def expired_sessions() -> Iterator[list[dict[str, Any]]]:
+    """The ``session_expired`` signals sent during the test."""
+    from django_idp_logout.signals import session_expired
+
+    seen: list[dict[str, Any]] = []
+
+    def receiver(**kwargs: Any) -> None:
+        seen.append(kwargs)
+
+    session_expired.connect(receiver)
+    yield seen
+    session_expired.disconnect(receiver)
+
+
 def unsigned_token(claims: dict[str, Any]) -> str:
     """A JWT with ``alg: none`` and an empty signature (must always be rejected)."""
     header = jwt.utils.base64url_encode(json.dumps({"alg": "none"}).encode())

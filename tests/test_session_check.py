@@ -17,7 +17,6 @@ from django_idp_logout.session import SESSION_KEY
 
 from .conftest import ISSUER, FakeProvider
 from .test_token_renewal import (
-    expired_sessions,  # noqa: F401 - fixture
     refresh_calls,
     refresh_response,
     sign_in,
