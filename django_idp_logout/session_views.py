@@ -36,6 +36,9 @@ ENDED_REASONS = frozenset({"idle_timeout", "max_age", "refresh_refused", "id_tok
                            "account_selection_required", "access_denied"})
 
 _SIGNED_OUT = _("You have been signed out")
+_SIGN_IN_AGAIN = _("Please sign in again")
+RENEW_MESSAGE = _("Your sign-in needs to be renewed before you can continue. Nothing you sent "
+                  "was saved: sign in again, then repeat it.")
 MESSAGES = {
     "idle_timeout": _("You were signed out because you were inactive for a while."),
     "max_age": _("You were signed out because your session reached its maximum length."),
@@ -79,7 +82,9 @@ def reauthentication_response(request: HttpRequest, reason: str) -> HttpResponse
              "login_url": _login_url(referer), "signed_out": reason in ENDED_REASONS},
             status=401))
     if request.method not in {"GET", "HEAD"}:
-        return _page(request, reason, next_url=None, status=401)
+        # Not redirected: the browser would drop the form's data on the way.
+        referer = safe_next_url(request, request.headers.get("Referer"), "") or None
+        return _page(request, reason, next_url=referer, status=401)
     if reason in ENDED_REASONS:
         return HttpResponseRedirect(add_query(app_reverse("session_ended"),
                                               {"reason": reason, "next": next_url}))
@@ -116,7 +121,9 @@ def silent_check_response(request: HttpRequest) -> HttpResponse | None:
 def _page(request: HttpRequest, reason: str, *, next_url: str | None,
           status: int = 200) -> HttpResponse:
     login = _login_url(next_url) if next_url else app_reverse("login")
-    context = {"title": _SIGNED_OUT, "message": MESSAGES.get(reason, DEFAULT_MESSAGE),
+    ended = reason in ENDED_REASONS or not reason
+    context = {"title": _SIGNED_OUT if ended else _SIGN_IN_AGAIN,
+               "message": MESSAGES.get(reason, DEFAULT_MESSAGE) if ended else RENEW_MESSAGE,
                "reason": reason, "login_url": login}
     return no_store(render(request, "django_idp_logout/session_ended.html", context,
                            status=status))

@@ -195,6 +195,51 @@ def test_idp_session_stays_lazy_in_async_mode(fake_op: FakeProvider,
     assert read == ["user-1"]
 
 
+@pytest.mark.django_db
+def test_session_lifetimes_and_renewal_under_asgi(fake_op: FakeProvider, settings: Any,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """``process_view`` (the lifetime rules) and ``process_exception`` run off the event
+    loop under ASGI: an idle session ends with the redirect, a view whose token cannot be had
+    gets the 401 JSON answer."""
+    from django_idp_logout.flow import lifecycle
+
+    checks: list[bool] = []
+    original = lifecycle.check
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        try:
+            asyncio.get_running_loop()
+            checks.append(False)
+        except RuntimeError:
+            checks.append(True)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(lifecycle, "check", spy)
+    settings.IDP_LOGOUT = {**settings.IDP_LOGOUT, "SESSION_IDLE_TIMEOUT": 900}
+    browser = async_client(sign_in(fake_op))
+    assert get(browser, "/token/").content.startswith(b"token ")
+
+    async def xhr() -> Any:
+        return await browser.get("/token/", headers={"Accept": "application/json"})
+
+    OIDCSession.objects.update(tokens="")  # no token to be had any more
+    session = SessionStore(browser.cookies["sessionid"].value)
+    data = session[idp_session.SESSION_KEY]
+    session[idp_session.SESSION_KEY] = {**data, "access_token": None}
+    session.save()
+    response = async_to_sync(xhr)()
+    assert (response.status_code, response.json()["reason"]) == (401, "no_refresh_token")
+    session = SessionStore(browser.cookies["sessionid"].value)
+    data = session[idp_session.SESSION_KEY]
+    session[idp_session.SESSION_KEY] = {**data, "seen_at": data["seen_at"] - 901}
+    session.save()
+    ended = get(browser, "/home/")
+    assert ended.status_code == 302
+    assert "reason=idle_timeout" in ended["Location"]
+    assert get(browser, "/home/").content == b"home anonymous"
+    assert checks and all(checks)
+
+
 # --- the whole site under uvicorn ---------------------------------------------------------------
 
 

@@ -444,3 +444,71 @@ def test_reauthentication_required_is_an_idp_error_with_a_reason() -> None:
     exc = ReauthenticationRequired(reason="no_refresh_token")
     assert (exc.code, exc.status, exc.reason) == ("reauthentication_required", 401,
                                                   "no_refresh_token")
+
+
+def test_post_needing_a_new_sign_in_is_answered_in_place(fake_op: FakeProvider) -> None:
+    client = Client()
+    sign_in(fake_op, client, refresh_token=None)
+    expire(client)
+    response = client.post("/token/", {"a": "1"}, HTTP_REFERER="http://testserver/form/")
+    assert response.status_code == 401
+    assert b"Please sign in again" in response.content
+    assert b'href="/oidc/login/?next=http%3A%2F%2Ftestserver%2Fform%2F"' in response.content
+    assert signed_in(client)
+
+
+# --- the requests helper -----------------------------------------------------------------------
+
+API = "https://api.example.test/data"
+
+
+def test_api_helper_sends_the_token(fake_op: FakeProvider) -> None:
+    client = Client()
+    sign_in(fake_op, client)
+    fake_op.mock.add(responses.GET, API, body="ok")
+    assert client.get("/call-api/", {"url": API}).content == b"api 200 ok"
+    (call,) = [c for c in fake_op.mock.calls if c.request.url == API]
+    assert call.request.headers["Authorization"] == "Bearer at-1"
+
+
+def test_api_helper_renews_once_on_401(fake_op: FakeProvider,
+                                       caplog: pytest.LogCaptureFixture) -> None:
+    client = Client()
+    sign_in(fake_op, client)
+    fake_op.mock.add(responses.GET, API, status=401)
+    fake_op.mock.add(responses.GET, API, body="fresh")
+    refresh_response(fake_op)
+    with caplog.at_level(logging.DEBUG):
+        assert client.get("/call-api/", {"url": API}).content == b"api 200 fresh"
+    sent = [c.request.headers["Authorization"] for c in fake_op.mock.calls
+            if c.request.url == API]
+    assert sent == ["Bearer at-1", "Bearer at-2"]
+    assert len(refresh_calls(fake_op)) == 1
+    assert "at-1" not in caplog.text
+    assert "at-2" not in caplog.text
+
+
+def test_api_helper_gives_up_after_one_retry(fake_op: FakeProvider) -> None:
+    client = Client()
+    sign_in(fake_op, client)
+    fake_op.mock.add(responses.GET, API, status=401)
+    refresh_response(fake_op)
+    assert client.get("/call-api/", {"url": API}).content == b"api 401 "
+    assert len([c for c in fake_op.mock.calls if c.request.url == API]) == 2
+    assert len(refresh_calls(fake_op)) == 1
+
+
+def test_api_helper_sets_a_default_timeout(fake_op: FakeProvider,
+                                           monkeypatch: pytest.MonkeyPatch, rf: Any) -> None:
+    from django_idp_logout.apiclient import UserTokenSession
+
+    seen: dict[str, Any] = {}
+
+    def fake_request(self: Any, method: str, url: str, **kwargs: Any) -> Any:
+        seen.update(kwargs)
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr("requests.Session.request", fake_request)
+    with pytest.raises(RuntimeError):
+        UserTokenSession(rf.get("/"), timeout=3).get(API)
+    assert seen["timeout"] == 3
