@@ -9,7 +9,9 @@ benchmarks still run. No thresholds are asserted anywhere.
 Figures:
 1. outbound requests per sign-in with warm caches;
 2. server-side time of the callback, excluding the time spent inside the provider;
-3. a signed-in page view with and without ``IdPSessionMiddleware`` (time, queries, outbound);
+3. a signed-in page view with and without ``IdPSessionMiddleware`` (time, queries, outbound),
+   and access tokens: a page view with a valid token, one renewal, the time
+   ``get_access_token`` adds (``benchmarks/tokens.py``);
 4. logout with the provider up, down (connection refused) and hanging;
 5. back-channel logout by ``sid`` among 100,000 sessions and by ``sub`` for a user with 1,000
    sessions, on SQLite and PostgreSQL (``benchmarks/backchannel.py``);
@@ -41,6 +43,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import tokens  # noqa: E402 - after the path is set
+
 OURS_SECRET = "bench-ours-secret-0123456789abcdef012345"
 STOCK_SECRET = "bench-stock-secret-0123456789abcdef01234"
 SIDES = ("ours", "stock")
@@ -54,6 +58,7 @@ def clients(origins: list[str]) -> list[dict[str, Any]]:
 
     return [
         {"client_id": "bench-ours", "client_secret": OURS_SECRET,
+         "grant_types": ["authorization_code", "refresh_token"],
          "redirect_uris": uris("/oidc/callback/"),
          "post_logout_redirect_uris": uris("/oidc/logout/complete/"),
          "token_endpoint_auth_method": "client_secret_basic"},
@@ -497,6 +502,8 @@ def render(report: Report, args: argparse.Namespace) -> str:
             f"alternated blocks of {args.per_block} requests).",
             "",
         ]
+    if "tokens" in r:
+        lines += tokens.render(r)
     if "logout_ms" in r:
         lo = r["logout_ms"]
         lines += [
@@ -616,8 +623,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny counts (CI)")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "performance.md")
     parser.add_argument("--only", action="append", default=[],
-                        help="run only these steps (sign-in, page view, logout, back-channel, "
-                             "throughput); the page is then written to artifacts/ only")
+                        help="run only these steps (sign-in, page view, tokens, logout, "
+                             "back-channel, throughput); the page is then written to "
+                             "artifacts/ only")
     parser.add_argument("--profile", action="store_true",
                         help="profile our callback with cProfile (sign-in step)")
     args = parser.parse_args(argv)
@@ -638,7 +646,8 @@ def main(argv: list[str] | None = None) -> int:
     ensure_installed()
     gunicorn_port = free_port()
     op = OpenIDProvider(clients=clients(["http://testserver",
-                                         f"http://127.0.0.1:{gunicorn_port}"]))
+                                         f"http://127.0.0.1:{gunicorn_port}"]),
+                        env={"OP_REFRESH": "1"})  # refresh tokens for bench-ours only
     op.start()
     workdir = ROOT / "artifacts" / "bench"
     workdir.mkdir(parents=True, exist_ok=True)
@@ -660,6 +669,8 @@ def main(argv: list[str] | None = None) -> int:
             ("sign-in", lambda: bench_sign_in(report, outbound, args.rounds)),
             ("page view", lambda: bench_page_view(report, outbound, args.blocks,
                                                   args.per_block)),
+            ("tokens", lambda: tokens.bench_tokens(report, outbound, args.blocks,
+                                                   args.per_block * 10)),
             ("logout", lambda: bench_logout(report, outbound, op, args.rounds, timeout)),
             ("back-channel", lambda: bench_backchannel(report, sessions, user_sessions)),
             ("throughput", lambda: bench_throughput(report, env, gunicorn_port, users,

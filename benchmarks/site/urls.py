@@ -10,6 +10,13 @@ def whoami(request: HttpRequest) -> HttpResponse:
     return HttpResponse(user.get_username() if user.is_authenticated else "anonymous")
 
 
+def token(request: HttpRequest) -> HttpResponse:
+    """A view that needs the user's access token (``get_access_token``)."""
+    from django_idp_logout import get_access_token
+
+    return HttpResponse(f"token {len(get_access_token(request))}")
+
+
 def stock_logout_url(request: HttpRequest) -> str:
     """mozilla-django-oidc's documented hook: RP-initiated logout with the stored ID token."""
     return f"{settings.ISSUER}/session/end?" + urlencode({
@@ -23,4 +30,5 @@ urlpatterns = [
     path("oidc/", include("django_idp_logout.urls")),
     path("stock/", include("mozilla_django_oidc.urls")),
     path("whoami/", whoami),
+    path("token/", token),
 ]
