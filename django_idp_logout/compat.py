@@ -137,6 +137,9 @@ TRANSLATED: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "OIDC_MAX_STATES": ("MAX_PENDING_LOGINS", int),
     "LOGIN_REDIRECT_URL_FAILURE": ("FAILURE_REDIRECT_URL", str),
     "OIDC_VERIFY_SSL": ("CA_BUNDLE", _ca_bundle),
+    # SessionRefresh re-checked sessions this often: the session check does it without
+    # breaking XHR or POSTs (and with the refresh token when there is one).
+    "OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS": ("SESSION_CHECK_INTERVAL", int),
 }
 
 #: mozilla-django-oidc's URL names and ours (namespace ``idp_logout``).
@@ -145,8 +148,10 @@ URL_NAMES = {"oidc_authentication_init": "login", "oidc_authentication_callback"
 
 SESSION_REFRESH = "mozilla_django_oidc.middleware.SessionRefresh"
 #: What replaces mozilla-django-oidc's ``SessionRefresh`` middleware.
-SESSION_CHECKS = ("session checks (SESSION_CHECK_INTERVAL, coming) re-check sessions with the "
-                  "provider, and back-channel logout ends the sessions the provider ends")
+SESSION_CHECKS = ("IdPSessionMiddleware re-checks sessions with the provider when "
+                  "SESSION_CHECK_INTERVAL is set (with the refresh token, else prompt=none for "
+                  "page navigations only: XHR gets a 401 JSON answer and POSTs are never "
+                  "redirected), and back-channel logout ends the sessions the provider ends")
 _SESSION_REFRESH = f"SessionRefresh's; remove that middleware: {SESSION_CHECKS}"
 _TOKENS_KEPT = ("tokens are kept server-side for every sign-in, not in session['oidc_*']; "
                 "request.idp_session describes the provider session")
@@ -163,8 +168,8 @@ SETTING_NOTES: dict[str, str] = {
         "from the provider's end_session_endpoint (discovery, or "
         "ENDPOINTS['end_session_endpoint']) with id_token_hint, post_logout_redirect_uri and "
         "state; an unusual URL shape gets a Provider subclass (docs: providers/custom)"),
-    "OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS": _SESSION_REFRESH,
-    "OIDC_EXEMPT_URLS": _SESSION_REFRESH,
+    "OIDC_EXEMPT_URLS": (f"not needed: the session check never redirects XHR/fetch requests, "
+                         f"POSTs or this app's own views; {_SESSION_REFRESH}"),
     "OIDC_STORE_ACCESS_TOKEN": _TOKENS_KEPT,
     "OIDC_STORE_ID_TOKEN": _TOKENS_KEPT,
     "OIDC_USERNAME_ALGO": "still read, same meaning (OIDCBackend.get_username): keep it",

@@ -82,8 +82,12 @@ def engine_can_delete() -> bool:
     return not issubclass(session_store_class(), CookieStore)
 
 
-def store(request: HttpRequest, id_token: IDToken, tokens: TokenResponse) -> None:
+def store(request: HttpRequest, id_token: IDToken, tokens: TokenResponse, *,
+          replaces: Mapping[str, Any] | None = None) -> None:
     """Record the provider session; call right after ``django.contrib.auth.login()``.
+
+    ``replaces``: the provider session data this session had before (a second sign-in, or
+    another account's): its mapping row, and the tokens on it, go.
 
     The tokens go to the mapping row (:mod:`.token_store`, in the same INSERT); the session
     keeps a copy of the access token (server-side engines only: a signed cookie is readable
@@ -108,6 +112,8 @@ def store(request: HttpRequest, id_token: IDToken, tokens: TokenResponse) -> Non
         "seen_at": now,
         "rid": secrets.token_urlsafe(16),
     }
+    if replaces is not None:
+        _mapping(replaces).delete()
     data["mapping"], data["key"] = record(request, id_token, token_set)
     request.session[SESSION_KEY] = data
 

@@ -83,8 +83,8 @@ def reauthentication_response(request: HttpRequest, reason: str) -> HttpResponse
             status=401))
     if request.method not in {"GET", "HEAD"}:
         # Not redirected: the browser would drop the form's data on the way.
-        referer = safe_next_url(request, request.headers.get("Referer"), "") or None
-        return _page(request, reason, next_url=referer, status=401)
+        form_page = safe_next_url(request, request.headers.get("Referer"), "") or None
+        return _page(request, reason, next_url=form_page, status=401)
     if reason in ENDED_REASONS:
         return HttpResponseRedirect(add_query(app_reverse("session_ended"),
                                               {"reason": reason, "next": next_url}))

@@ -237,7 +237,8 @@ def test_session_lifetimes_and_renewal_under_asgi(fake_op: FakeProvider, setting
     assert ended.status_code == 302
     assert "reason=idle_timeout" in ended["Location"]
     assert get(browser, "/home/").content == b"home anonymous"
-    assert checks and all(checks)
+    assert checks
+    assert all(checks)
 
 
 # --- the whole site under uvicorn ---------------------------------------------------------------

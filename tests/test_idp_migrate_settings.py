@@ -145,6 +145,12 @@ def test_an_unusable_setting_is_reported_not_printed(on_mozilla: Any) -> None:
     assert "OIDC_RP_SCOPES cannot be used" in output
 
 
+def test_session_refresh_interval_becomes_the_session_check(on_mozilla: Any) -> None:
+    on_mozilla.OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = 900
+    output = run()
+    assert '"SESSION_CHECK_INTERVAL": 900' in output, output
+
+
 def test_notes_on_what_changes(on_mozilla: Any) -> None:
     on_mozilla.OIDC_OP_LOGOUT_URL_METHOD = "myapp.auth.provider_logout"
     on_mozilla.OIDC_USE_NONCE = False
@@ -156,8 +162,8 @@ def test_notes_on_what_changes(on_mozilla: Any) -> None:
     notes = " ".join(line.lstrip("#- ") for line in output.splitlines() if line.startswith("#"))
     for expected in (
         "OIDC_OP_LOGOUT_URL_METHOD: replaced by a provider profile: PROVIDER",
-        "remove mozilla_django_oidc.middleware.SessionRefresh: session checks "
-        "(SESSION_CHECK_INTERVAL",
+        "remove mozilla_django_oidc.middleware.SessionRefresh: IdPSessionMiddleware re-checks "
+        "sessions with the provider when SESSION_CHECK_INTERVAL is set",
         "OIDC_USE_NONCE: ignored",
         "OIDC_STORE_ACCESS_TOKEN: tokens are kept server-side",
         "OIDC_SOMETHING_ELSE: not read",

@@ -512,3 +512,12 @@ def test_api_helper_sets_a_default_timeout(fake_op: FakeProvider,
     with pytest.raises(RuntimeError):
         UserTokenSession(rf.get("/"), timeout=3).get(API)
     assert seen["timeout"] == 3
+
+
+def test_a_second_sign_in_drops_the_previous_sessions_tokens(fake_op: FakeProvider) -> None:
+    client = Client()
+    sign_in(fake_op, client, sub="alice")
+    first = row().pk
+    sign_in(fake_op, client, sub="bob")
+    assert list(OIDCSession.objects.values_list("subject", flat=True)) == ["bob"]
+    assert row().pk != first
