@@ -118,7 +118,7 @@ def run(database_name: str, sessions: int, user_sessions: int, repeats: int) -> 
     from django.core.management import call_command
 
     from django_idp_logout.models import OIDCSession
-    from django_idp_logout.session import end_sessions
+    from django_idp_logout.session_end import end_sessions
 
     call_command("migrate", verbosity=0)
     _populate(sessions, user_sessions)

@@ -25,7 +25,7 @@ class IdPLogoutConfig(AppConfig):
 
 def _forget_session(sender: object, request: HttpRequest | None = None, **kwargs: object) -> None:
     """A session that ends here no longer needs its back-channel mapping (never raises)."""
-    from .session import forget
+    from .session_end import forget
 
     if request is not None:
         forget(request)

@@ -10,6 +10,9 @@ subclasses ``ImproperlyConfigured`` and is never turned into a friendly page.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.core.exceptions import ImproperlyConfigured
 
 
@@ -134,6 +137,10 @@ class ReauthenticationRequired(IdPLogoutError):
     status = 401
     stage = "token_renewal"
 
-    def __init__(self, detail: str = "", *, reason: str) -> None:
+    def __init__(self, detail: str = "", *, reason: str,
+                 ended: tuple[str | None, Mapping[str, Any]] | None = None) -> None:
         super().__init__(detail or reason)
         self.reason = reason
+        #: ``(session key, provider session data)`` of a session this ended: the middleware
+        #: ends it again outside the view's transaction, which a rollback may have undone.
+        self.ended = ended

@@ -50,8 +50,11 @@ class IdPSessionMiddleware:
     def __init__(self, get_response: GetResponse) -> None:
         require_installed()
         from . import session as idp_session
+        from . import session_end, token_store
 
         self.session = idp_session
+        self.session_end = session_end
+        self.token_store = token_store
         self.get_response = get_response
         self.enforce_revocations = not idp_session.engine_can_delete()
         # Django's documented pattern: async when the next handler is, so the chain above
@@ -67,7 +70,7 @@ class IdPSessionMiddleware:
         if self.enforce_revocations:
             self.end_if_revoked(request)
         response = cast(HttpResponseBase, self.get_response(request))
-        self.session.follow_key_cycle(request)
+        self.after_response(request)
         return response
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
@@ -75,8 +78,14 @@ class IdPSessionMiddleware:
         if self.enforce_revocations:
             await sync_to_async(self.end_if_revoked)(request)
         response = await cast(Awaitable[HttpResponseBase], self.get_response(request))
-        await sync_to_async(self.session.follow_key_cycle)(request)
+        await sync_to_async(self.after_response)(request)
         return response
+
+    def after_response(self, request: HttpRequest) -> None:
+        """The view and its transaction are over: follow a key cycle, and give back the
+        renewal locks a renewal inside the transaction kept."""
+        self.session.follow_key_cycle(request)
+        self.token_store.release_deferred(request)
 
     def attach(self, request: HttpRequest) -> None:
         """Give the request its lazy ``idp_session`` (no work until a view reads it)."""
@@ -116,13 +125,17 @@ class IdPSessionMiddleware:
         from . import session_views
 
         if isinstance(exception, ReauthenticationRequired):
+            if exception.ended is not None:
+                # Outside the view's transaction now: end it again in case a rollback
+                # (ATOMIC_REQUESTS) undid the ending.
+                self.session_end.end_stored(*exception.ended)
             return session_views.reauthentication_response(request, exception.reason)
         return session_views.failure_response(request, exception)
 
     def end_if_revoked(self, request: HttpRequest) -> None:
         """Cookie sessions only: end this one if a logout revoked it (a store lookup)."""
         data = self.session.load(request)
-        if data is not None and self.session.is_revoked(data):
+        if data is not None and self.session_end.is_revoked(data):
             logger.info("stage=logout ended a cookie-based session that a logout revoked")
             logout(request)
 

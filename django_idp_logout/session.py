@@ -9,14 +9,10 @@ token, which describes the user to the user, is).
 
 For provider-initiated logout, each sign-in is also recorded in :class:`OIDCSession`
 (``sid``/``sub`` → session key, indexed) so a logout token can delete exactly the matching
-sessions from whatever session engine the site uses. The session key changes over a session's
-life (``cycle_key()`` on every sign-in, ``update_session_auth_hash`` …), so the session data
-remembers its mapping row and :func:`follow_key_cycle` (called by the middleware) moves the row
-to the new key. The ``signed_cookies`` engine keeps sessions in the browser, where the server
-cannot delete them: for it, revocation markers (:mod:`~django_idp_logout.store`: the shared
-cache when it is shared and atomic, else the database) are written instead, and the middleware
-ends a marked session on its next request. A local logout writes such a marker too, so a copy
-of the cookie stops working.
+sessions from whatever session engine the site uses (:mod:`.session_end`). The session key
+changes over a session's life (``cycle_key()`` on every sign-in, ``update_session_auth_hash``
+…), so the session data remembers its mapping row and :func:`follow_key_cycle` (called by the
+middleware) moves the row to the new key.
 
 This module imports Django and the app's storage only: the middleware imports it on every
 request, so it must not pull in the network or token layers.
@@ -29,18 +25,14 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
-from django.db import DatabaseError, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils import timezone as dj_timezone
 
-from . import store as shared_store
 from . import token_store
 from .models import OIDCSession
 
@@ -95,9 +87,9 @@ def store(request: HttpRequest, id_token: IDToken, tokens: TokenResponse, *,
     """
     server_side = engine_can_delete()
     now = time.time()
-    token_set = token_store.TokenSet(
+    token_set = token_store.issued(
         access_token=tokens.access_token, refresh_token=tokens.refresh_token,
-        id_token=id_token.raw, expires_at=token_store.expires_at(tokens.expires_in, now))
+        id_token=id_token.raw, expires_in=tokens.expires_in, version=0, now=now)
     data: dict[str, Any] = {
         "iss": id_token.issuer,
         "sub": id_token.subject,
@@ -106,6 +98,7 @@ def store(request: HttpRequest, id_token: IDToken, tokens: TokenResponse, *,
         "id_token": id_token.raw,
         "access_token": tokens.access_token if server_side else None,
         "expires_at": token_set.expires_at,
+        "lifetime": token_set.lifetime,
         "token_version": 0,
         "signed_in_at": now,
         "checked_at": now,
@@ -113,7 +106,7 @@ def store(request: HttpRequest, id_token: IDToken, tokens: TokenResponse, *,
         "rid": secrets.token_urlsafe(16),
     }
     if replaces is not None:
-        _mapping(replaces).delete()
+        mapping(replaces).delete()
     data["mapping"], data["key"] = record(request, id_token, token_set)
     request.session[SESSION_KEY] = data
 
@@ -172,7 +165,7 @@ def follow_key_cycle(request: HttpRequest) -> None:
     key = session.session_key
     if not isinstance(data, dict) or not key or data.get("key") == key:
         return
-    moved = _mapping(data).update(session_key=key)
+    moved = mapping(data).update(session_key=key)
     if data.get("mapping") is not None and not moved:
         # A logout removed the mapping while this request cycled the key: the session it
         # ended lives on under the new key unless it ends here.
@@ -182,107 +175,8 @@ def follow_key_cycle(request: HttpRequest) -> None:
     session[SESSION_KEY] = {**data, "key": key}
 
 
-def _mapping(data: Mapping[str, Any]) -> QuerySet[OIDCSession]:
+def mapping(data: Mapping[str, Any]) -> QuerySet[OIDCSession]:
     """This session's mapping row, by the id it remembers (none for a session signed in by an
     older version, whose row ``clear_idp_sessions`` removes once the session is gone)."""
     rows: QuerySet[OIDCSession] = OIDCSession.objects.filter(pk=data.get("mapping"))
     return rows if data.get("mapping") is not None else rows.none()
-
-
-def forget(request: HttpRequest) -> None:
-    """A session that ends here: drop its mapping, or mark a cookie session as ended.
-
-    Never raises: logout must complete even with the database or cache down (logged).
-    """
-    data = request.session.get(SESSION_KEY) if hasattr(request, "session") else None
-    if not isinstance(data, dict):
-        return
-    try:
-        rid = data.get("rid")
-        if not engine_can_delete() and isinstance(rid, str) and rid:
-            shared_store.set_markers({_marker("rid", "", rid): time.time()},
-                                     settings.SESSION_COOKIE_AGE)
-        _mapping(data).delete()
-    except DatabaseError:
-        logger.exception("stage=logout could not remove the session mapping (database error); "
-                         "the local logout goes on")
-    except Exception:  # a cache backend's own errors: logout must go on
-        logger.exception("stage=logout could not record the local logout; it goes on")
-
-
-# --- provider-initiated logout ----------------------------------------------------------------
-
-
-def _marker(kind: str, issuer: str, value: str) -> str:
-    return f"revoked-{kind}:{issuer}\0{value}"
-
-
-def _as_datetime(timestamp: float) -> datetime:
-    value = datetime.fromtimestamp(timestamp, tz=timezone.utc)
-    return value if settings.USE_TZ else dj_timezone.make_naive(value)
-
-
-def end_sessions(issuer: str, *, sid: str | None, subject: str | None,
-                 issued_at: float | None = None) -> list[Any]:
-    """End every session matching a logout request: by ``sid`` (and ``sub`` when both are
-    given) that one session, by ``sub`` alone every session of that user at that issuer that
-    started before ``issued_at`` (the logout token's ``iat``: a sign-in after the logout the
-    token announces is a new session, Back-Channel Logout 1.0 §2.7).
-
-    Returns the ids of the local users whose sessions ended (one per session). Raises
-    :class:`~django.db.DatabaseError` when they could not be ended, so the caller can answer
-    503 and the provider retry.
-    """
-    rows = OIDCSession.objects.filter(issuer=issuer)
-    if sid:
-        rows = rows.filter(sid=sid)
-    if subject:
-        rows = rows.filter(subject=subject)
-    if subject and not sid and issued_at is not None:
-        # ``iat`` has whole seconds: a session started within that second counts as before.
-        rows = rows.filter(created__lt=_as_datetime(issued_at + 1))
-    with transaction.atomic():
-        found = list(rows.values_list("user_id", "session_key"))
-        if not found:
-            return []
-        if engine_can_delete():
-            _delete_sessions(rows, [key for _, key in found if key])
-        else:
-            markers = {}
-            if sid:
-                markers[_marker("sid", issuer, sid)] = time.time()
-            elif subject:
-                # Like the rows above: sessions started before the token (or before now,
-                # whichever is earlier) end; a sign-in after this logout is a new session.
-                now = time.time()
-                markers[_marker("sub", issuer, subject)] = (
-                    now if issued_at is None else min(now, issued_at + 1))
-            shared_store.set_markers(markers, settings.SESSION_COOKIE_AGE)
-        rows.delete()  # one DELETE by the same indexed filter, however many sessions
-    return [user_id for user_id, _ in found]
-
-
-def _delete_sessions(rows: QuerySet[OIDCSession], keys: list[str]) -> None:
-    """Delete the sessions of ``rows`` through the site's own engine: for the plain ``db``
-    engine one DELETE whose subquery selects them (no list of keys sent back and forth)."""
-    from django.contrib.sessions.backends.cached_db import SessionStore as CachedDBStore
-    from django.contrib.sessions.backends.db import SessionStore as DBStore
-
-    session_store = session_store_class()
-    if issubclass(session_store, DBStore) and not issubclass(session_store, CachedDBStore):
-        session_store.get_model_class().objects.filter(
-            session_key__in=rows.exclude(session_key="").values("session_key")).delete()
-        return
-    for key in keys:
-        session_store(session_key=key).delete()
-
-
-def is_revoked(data: IdPSession) -> bool:
-    """Has a logout (back-channel, front-channel or local) ended this cookie session?"""
-    keys = [_marker("sub", data.issuer, data.subject)]
-    if data.sid:
-        keys.append(_marker("sid", data.issuer, data.sid))
-    if data.rid:
-        keys.append(_marker("rid", "", data.rid))
-    revoked_at = shared_store.get_markers(keys).values()
-    return any(isinstance(t, (int, float)) and t >= data.signed_in_at for t in revoked_at)

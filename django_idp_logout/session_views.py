@@ -108,9 +108,13 @@ def silent_check_response(request: HttpRequest) -> HttpResponse | None:
     the provider cannot be reached: its outage never signs anybody out."""
     from .flow.lifecycle import postpone
 
+    config = get_config()
+    # The same rule as login/'s next: a path like //other.example/ must not become a
+    # redirect to another site when the check comes back.
+    here = safe_next_url(request, request.get_full_path(), resolve_url(config.login_redirect_url))
     try:
-        url = begin_sign_in(request, next_url=request.get_full_path(),
-                            redirect_uri=callback_uri(request, get_config()), silent=True)
+        url = begin_sign_in(request, next_url=here, redirect_uri=callback_uri(request, config),
+                            silent=True)
     except IdPLogoutError as exc:
         log_failure(exc, new_reference())
         postpone(request)

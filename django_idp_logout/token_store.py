@@ -17,14 +17,26 @@ This module imports Django and the app's storage only (the middleware imports it
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.sessions.backends.base import SessionBase
+from django.http import HttpRequest
 
+from . import store
 from .models import OIDCSession
+
+logger = logging.getLogger("django_idp_logout")
+
+#: Kind of the renewal lock in the shared store (one per session: its mapping row id).
+LOCK_KIND = "token-renewal"
+#: Request attribute listing the renewal locks to give back once the request's transaction
+#: has ended (a renewal inside ``ATOMIC_REQUESTS``; the middleware calls
+#: :func:`release_deferred`).
+DEFERRED_RELEASES = "_idp_logout_deferred_releases"
 
 
 @dataclass(frozen=True)
@@ -37,35 +49,50 @@ class TokenSet:
     #: When the access token expires (epoch seconds); ``None``: the provider did not say.
     expires_at: float | None
     version: int = 0
+    #: The access token's lifetime (``expires_in``), which caps the renewal margin.
+    lifetime: float | None = None
+    #: When the provider issued this set (epoch seconds).
+    issued_at: float | None = None
 
     def usable(self, margin: float, now: float | None = None) -> bool:
         """An access token that does not expire within ``margin`` seconds."""
-        return usable(self.access_token, self.expires_at, margin, now)
+        return usable(self.access_token, self.expires_at, margin, now, lifetime=self.lifetime)
 
 
-def usable(access_token: Any, expires_at: Any, margin: float, now: float | None = None) -> bool:
+def issued(*, access_token: str | None, refresh_token: str | None, id_token: str | None,
+           expires_in: int | None, version: int, now: float | None = None) -> TokenSet:
+    """The set a token response just gave (``expires_in`` seconds from ``now``)."""
+    now = time.time() if now is None else now
+    return TokenSet(access_token=access_token, refresh_token=refresh_token, id_token=id_token,
+                    expires_at=now + expires_in if expires_in else None, version=version,
+                    lifetime=float(expires_in) if expires_in else None, issued_at=now)
+
+
+def usable(access_token: Any, expires_at: Any, margin: float, now: float | None = None, *,
+           lifetime: Any = None) -> bool:
     """``access_token`` is there and does not expire within ``margin`` seconds (an unknown
-    expiry counts as valid: the API's 401 is then what asks for a renewal)."""
+    expiry counts as valid: the API's 401 is then what asks for a renewal).
+
+    The margin is at most half the token's ``lifetime``: a margin as long as the lifetime
+    would make every new token count as expired, and every call renew it.
+    """
     if not isinstance(access_token, str) or not access_token:
         return False
     if expires_at is None:
         return True
     if not isinstance(expires_at, (int, float)):
         return False
+    if isinstance(lifetime, (int, float)) and lifetime > 0:
+        margin = min(margin, lifetime / 2)
     return float(expires_at) - margin > (time.time() if now is None else now)
-
-
-def expires_at(expires_in: int | None, now: float | None = None) -> float | None:
-    """The epoch time a token with ``expires_in`` seconds to live expires at."""
-    return None if not expires_in else (time.time() if now is None else now) + expires_in
 
 
 def encode(tokens: TokenSet) -> str:
     """The ``tokens`` column's JSON (the version has a column of its own)."""
     return json.dumps({"access_token": tokens.access_token,
-                       "refresh_token": tokens.refresh_token,
-                       "id_token": tokens.id_token, "expires_at": tokens.expires_at},
-                      separators=(",", ":"))
+                       "refresh_token": tokens.refresh_token, "id_token": tokens.id_token,
+                       "expires_at": tokens.expires_at, "lifetime": tokens.lifetime,
+                       "issued_at": tokens.issued_at}, separators=(",", ":"))
 
 
 def _decode(text: str, version: int, legacy: Mapping[str, Any]) -> TokenSet:
@@ -82,11 +109,14 @@ def _decode(text: str, version: int, legacy: Mapping[str, Any]) -> TokenSet:
         item = value.get(key)
         return item if isinstance(item, str) and item else None
 
-    expiry = value.get("expires_at")
+    def number(key: str) -> float | None:
+        item = value.get(key)
+        return float(item) if isinstance(item, (int, float)) else None
+
     return TokenSet(access_token=text_of("access_token"), refresh_token=text_of("refresh_token"),
-                    id_token=text_of("id_token"),
-                    expires_at=float(expiry) if isinstance(expiry, (int, float)) else None,
-                    version=version)
+                    id_token=text_of("id_token"), expires_at=number("expires_at"),
+                    version=version, lifetime=number("lifetime"),
+                    issued_at=number("issued_at"))
 
 
 def read(data: Mapping[str, Any]) -> TokenSet | None:
@@ -129,8 +159,9 @@ def adopt(session: SessionBase, key: str, tokens: TokenSet, *, server_side: bool
     if not isinstance(data, dict):
         return
     updated = {**data, "access_token": tokens.access_token if server_side else None,
-               "expires_at": tokens.expires_at, "id_token": tokens.id_token or data.get(
-                   "id_token"), "token_version": tokens.version}
+               "expires_at": tokens.expires_at, "lifetime": tokens.lifetime,
+               "id_token": tokens.id_token or data.get("id_token"),
+               "token_version": tokens.version}
     updated.pop("refresh_token", None)  # kept on the mapping row only
     if claims is not None:
         updated["claims"] = dict(claims)
@@ -138,4 +169,15 @@ def adopt(session: SessionBase, key: str, tokens: TokenSet, *, server_side: bool
         updated["sid"] = sid
     if checked_at is not None:
         updated["checked_at"] = checked_at
+        updated.pop("check_after", None)  # a check that was postponed has now happened
     session[key] = updated
+
+
+def release_deferred(request: HttpRequest) -> None:
+    """Give back the renewal locks a renewal inside the view's transaction kept (never
+    raises: they expire by themselves)."""
+    for name in getattr(request, DEFERRED_RELEASES, ()):
+        try:
+            store.release(LOCK_KIND, name)
+        except Exception:
+            logger.exception("stage=token_renewal could not release the renewal lock")

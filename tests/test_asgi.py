@@ -31,6 +31,7 @@ from django.http import HttpRequest, HttpResponse
 from django.test import AsyncClient, AsyncRequestFactory, Client, RequestFactory
 
 from django_idp_logout import session as idp_session
+from django_idp_logout import session_end
 from django_idp_logout.middleware import IdPSessionMiddleware
 from django_idp_logout.models import OIDCSession
 
@@ -108,9 +109,11 @@ def acalls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return paths
 
 
-def off_the_loop(monkeypatch: pytest.MonkeyPatch, name: str) -> list[bool]:
-    """Spy on ``session.<name>``: one entry per call, ``True`` when it ran off the event loop."""
-    original: Callable[..., Any] = getattr(idp_session, name)
+def off_the_loop(monkeypatch: pytest.MonkeyPatch, name: str, module: Any = idp_session
+                 ) -> list[bool]:
+    """Spy on ``<module>.<name>`` (``session`` by default): one entry per call, ``True`` when
+    it ran off the event loop."""
+    original: Callable[..., Any] = getattr(module, name)
     calls: list[bool] = []
 
     def spy(*args: Any, **kwargs: Any) -> Any:
@@ -121,7 +124,7 @@ def off_the_loop(monkeypatch: pytest.MonkeyPatch, name: str) -> list[bool]:
             calls.append(True)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(idp_session, name, spy)
+    monkeypatch.setattr(module, name, spy)
     return calls
 
 
@@ -161,7 +164,7 @@ def test_revoked_cookie_session_ends_off_the_event_loop(fake_op: FakeProvider, s
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
     browser = async_client(sign_in(fake_op))
-    lookups = off_the_loop(monkeypatch, "is_revoked")
+    lookups = off_the_loop(monkeypatch, "is_revoked", session_end)
     loads = off_the_loop(monkeypatch, "load")
     assert get(browser, "/home/").content != b"home anonymous"
     assert lookups == [True]

@@ -12,6 +12,7 @@ import pytest
 from django.contrib.auth import SESSION_KEY
 from django.test import Client
 
+from django_idp_logout import session_end
 from django_idp_logout.models import OIDCSession
 from django_idp_logout.signals import backchannel_logout
 
@@ -300,12 +301,11 @@ def test_database_error_is_a_503_for_the_provider(fake_op: FakeProvider,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from django.db import OperationalError
 
-    from django_idp_logout import session as idp_session
 
     def broken(*args: Any, **kwargs: Any) -> list[Any]:
         raise OperationalError("database is locked")
 
-    monkeypatch.setattr(idp_session, "end_sessions", broken)
+    monkeypatch.setattr(session_end, "end_sessions", broken)
     response = post_token(fake_op.sign(logout_claims()))
     assert response.status_code == 503
     assert response.json()["error"] == "temporarily_unavailable"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -31,13 +32,19 @@ def configure(settings: Any, **keys: Any) -> None:
 
 
 def age(client: Client, **seconds: float) -> None:
-    """Move the session's clocks (``checked_at``, ``seen_at``, ``signed_in_at``) back."""
+    """Move the session's clocks (``checked_at``, ``seen_at``, ``signed_in_at``,
+    ``expires_at``, ``check_after``) back; a check's age is also the stored tokens' age."""
     session = client.session
     data = dict(session[SESSION_KEY])
     for name, delta in seconds.items():
         data[name] = data[name] - delta
     session[SESSION_KEY] = data
     session.save()
+    tokens = json.loads(OIDCSession.objects.get().tokens)
+    for name, stored in (("checked_at", "issued_at"), ("expires_at", "expires_at")):
+        if name in seconds and tokens.get(stored):
+            tokens[stored] -= seconds[name]
+    OIDCSession.objects.update(tokens=json.dumps(tokens))
 
 
 def query(location: str) -> dict[str, str]:
@@ -89,7 +96,7 @@ def test_expired_token_makes_the_check_due(fake_op: FakeProvider, settings: Any)
     configure(settings, SESSION_CHECK_INTERVAL=3600)
     client = Client()
     sign_in(fake_op, client)
-    age(client, expires_at=4000)
+    age(client, expires_at=4000, checked_at=61)
     refresh_response(fake_op)
     client.get("/home/")
     assert len(refresh_calls(fake_op)) == 1
@@ -133,8 +140,8 @@ def test_provider_down_postpones_the_check(fake_op: FakeProvider, settings: Any)
     assert client.get("/home/").content.startswith(b"home oidc-")
     assert client.get("/home/").content.startswith(b"home oidc-")  # not retried at once
     assert len(refresh_calls(fake_op)) == 1
-    checked = client.session[SESSION_KEY]["checked_at"]
-    assert time.time() - 300 + 55 < checked <= time.time() - 300 + 60
+    retry = client.session[SESSION_KEY]["check_after"]
+    assert time.time() + 55 < retry <= time.time() + 60
 
 
 def test_the_apps_own_views_are_not_checked(fake_op: FakeProvider, settings: Any) -> None:
@@ -231,6 +238,81 @@ def test_silent_check_with_the_provider_down_goes_on(fake_op: FakeProvider,
                                           "state": params["state"]})
     assert (back.status_code, back["Location"]) == (302, "/home/?a=1")
     assert client.get("/home/?a=1").content.startswith(b"home oidc-")  # postponed: no loop
+
+
+def test_failed_silent_check_with_an_expired_token_does_not_loop(fake_op: FakeProvider,
+                                                                settings: Any) -> None:
+    """The token stays expired after a check the provider could not answer: the next
+    navigations are not sent to the provider again before the retry time."""
+    configure(settings, SESSION_CHECK_INTERVAL=300)
+    client = Client()
+    sign_in(fake_op, client, refresh_token=None)
+    age(client, checked_at=301, expires_at=4000)
+    params = silent_redirect(client)
+    back = client.get("/oidc/callback/", {"error": "server_error", "state": params["state"]})
+    assert back["Location"] == "/home/?a=1"
+    for _ in range(3):
+        assert client.get("/home/?a=1").status_code == 200
+    age(client, check_after=61)
+    assert client.get("/home/?a=1").status_code == 302  # retried a minute later
+
+
+def test_expired_token_right_after_a_check_waits_a_minute(fake_op: FakeProvider,
+                                                          settings: Any) -> None:
+    configure(settings, SESSION_CHECK_INTERVAL=300)
+    client = Client()
+    sign_in(fake_op, client, refresh_token=None)
+    age(client, expires_at=4000, checked_at=30)
+    assert client.get("/home/").status_code == 200
+    age(client, checked_at=31)
+    assert client.get("/home/").status_code == 302
+
+
+@pytest.mark.urls("tests.urls_catchall")
+def test_silent_check_never_returns_to_another_site(fake_op: FakeProvider,
+                                                    settings: Any) -> None:
+    configure(settings, SESSION_CHECK_INTERVAL=300)
+    client = Client()
+    sign_in(fake_op, client, refresh_token=None)
+    age(client, checked_at=301)
+    response = client.get("/", PATH_INFO="//evil.example/path")
+    assert response.status_code == 302
+    params = query(response["Location"])
+    back = client.get("/oidc/callback/", {"error": "server_error", "state": params["state"]})
+    assert back["Location"] == "/home/"
+
+
+def test_idle_timeout_turned_on_later_ends_nobody(fake_op: FakeProvider, settings: Any) -> None:
+    client = Client()
+    sign_in(fake_op, client)
+    session = client.session
+    data = dict(session[SESSION_KEY])
+    del data["seen_at"]  # signed in before SESSION_IDLE_TIMEOUT was set (an older version)
+    data["signed_in_at"] -= 10_000
+    session[SESSION_KEY] = data
+    session.save()
+    configure(settings, SESSION_IDLE_TIMEOUT=900)
+    assert client.get("/home/").status_code == 200
+    assert signed_in(client)
+
+
+def test_concurrent_check_uses_a_set_renewed_within_the_interval(fake_op: FakeProvider,
+                                                                 settings: Any) -> None:
+    """Another request (another tab) renewed while this one's session copy was stale: no
+    second refresh."""
+    configure(settings, SESSION_CHECK_INTERVAL=300)
+    client = Client()
+    sign_in(fake_op, client)
+    age(client, checked_at=301)
+    stale = dict(client.session[SESSION_KEY])
+    refresh_response(fake_op, refresh_token="rt-2")
+    client.get("/home/")
+    assert len(refresh_calls(fake_op)) == 1
+    session = client.session
+    session[SESSION_KEY] = stale  # the other tab's request loaded the session before
+    session.save()
+    client.get("/home/")
+    assert len(refresh_calls(fake_op)) == 1
 
 
 def test_xhr_is_never_sent_to_the_provider(fake_op: FakeProvider, settings: Any) -> None:

@@ -13,6 +13,7 @@ from django.db import DatabaseError
 from django.test import Client
 
 from django_idp_logout import session as idp_session
+from django_idp_logout import session_end
 from django_idp_logout.models import OIDCSession
 from django_idp_logout.session import SESSION_KEY as IDP_SESSION_KEY
 
@@ -129,14 +130,14 @@ def test_backchannel_after_a_database_error_can_be_retried(fake_op: FakeProvider
     user = Client()
     sign_in_as(fake_op, user, sub="alice", sid="sid-a")
     token = fake_op.sign(logout_claims(sub="alice", sid="sid-a"))
-    real = idp_session.end_sessions
+    real = session_end.end_sessions
 
-    monkeypatch.setattr(idp_session, "end_sessions", database_down)
+    monkeypatch.setattr(session_end, "end_sessions", database_down)
     response = post_token(token)
     assert response.status_code == 503
     assert int(response["Retry-After"]) > 0
     assert signed_in(user)
-    monkeypatch.setattr(idp_session, "end_sessions", real)
+    monkeypatch.setattr(session_end, "end_sessions", real)
     assert post_token(token).status_code == 200  # the provider's retry, same jti
     assert not signed_in(user)
     assert post_token(token).status_code == 400  # a replay after success

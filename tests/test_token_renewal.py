@@ -54,15 +54,17 @@ def row_tokens() -> dict[str, Any]:
     return dict(json.loads(row().tokens))
 
 
-def expire(client: Client) -> None:
-    """Make the access token expire, in the row and in the session's copy."""
+def expire(client: Client, remaining: float = -1) -> None:
+    """Make the access token expire (or have ``remaining`` seconds left), in the row and in
+    the session's copy."""
     tokens = row_tokens()
     OIDCSession.objects.update(tokens=encode(TokenSet(
         access_token=tokens["access_token"], refresh_token=tokens["refresh_token"],
-        id_token=tokens["id_token"], expires_at=time.time() - 1)))
+        id_token=tokens["id_token"], expires_at=time.time() + remaining,
+        lifetime=tokens.get("lifetime"), issued_at=tokens.get("issued_at"))))
     session = client.session
     if SESSION_KEY in session and session[SESSION_KEY].get("access_token"):
-        session[SESSION_KEY] = {**session[SESSION_KEY], "expires_at": time.time() - 1}
+        session[SESSION_KEY] = {**session[SESSION_KEY], "expires_at": time.time() + remaining}
         session.save()
 
 
@@ -159,7 +161,21 @@ def test_rotated_refresh_token_replaces_the_old_one(fake_op: FakeProvider) -> No
 def test_token_within_the_margin_is_renewed(fake_op: FakeProvider, settings: Any) -> None:
     settings.IDP_LOGOUT = {**settings.IDP_LOGOUT, "TOKEN_RENEW_MARGIN": 120}
     client = Client()
+    sign_in(fake_op, client, expires_in=3600)
+    expire(client, remaining=100)
+    refresh_response(fake_op)
+    assert client.get("/token/").content == b"token at-2"
+
+
+def test_margin_is_at_most_half_the_tokens_lifetime(fake_op: FakeProvider,
+                                                   settings: Any) -> None:
+    """A margin longer than the provider's tokens live would renew on every call (and,
+    without a refresh token, send the user to sign in again and again)."""
+    settings.IDP_LOGOUT = {**settings.IDP_LOGOUT, "TOKEN_RENEW_MARGIN": 120}
+    client = Client()
     sign_in(fake_op, client, expires_in=100)
+    assert client.get("/token/").content == b"token at-1"
+    expire(client, remaining=40)
     refresh_response(fake_op)
     assert client.get("/token/").content == b"token at-2"
 
@@ -418,7 +434,7 @@ def test_waiting_gives_up_with_a_503(fake_op: FakeProvider, monkeypatch: pytest.
     sign_in(fake_op, client)
     expire(client)
     assert store.claim_once(renewal.LOCK_KIND, str(row().pk), 60)
-    monkeypatch.setattr(renewal, "lock_ttl", lambda config: 0.05)
+    monkeypatch.setattr(renewal, "wait_limit", lambda config: 0.05)
     real_sleep = time.sleep
     monkeypatch.setattr(renewal.time, "sleep", lambda s: real_sleep(0.03))
     assert client.get("/token/").status_code == 503
@@ -521,3 +537,41 @@ def test_a_second_sign_in_drops_the_previous_sessions_tokens(fake_op: FakeProvid
     sign_in(fake_op, client, sub="bob")
     assert list(OIDCSession.objects.values_list("subject", flat=True)) == ["bob"]
     assert row().pk != first
+
+
+def test_atomic_requests_end_the_session_for_good(fake_op: FakeProvider,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under ATOMIC_REQUESTS the view's transaction rolls back when ReauthenticationRequired
+    leaves it, undoing the sign-out's deletes: the middleware ends the session again."""
+    from django.contrib.sessions.models import Session
+
+    monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
+    client = Client()
+    sign_in(fake_op, client)
+    key = client.cookies["sessionid"].value
+    expire(client)
+    refresh_response(fake_op, status=400, error="invalid_grant")
+    response = client.get("/token/")
+    assert "reason=refresh_refused" in response["Location"]
+    assert not OIDCSession.objects.exists()
+    assert not Session.objects.filter(session_key=key).exists()
+
+
+def test_two_renewals_in_one_transaction(fake_op: FakeProvider,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first renewal's lock is kept until the transaction ends; a second renewal in the
+    same request (the API refused the new token) goes on as its holder."""
+    monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
+    client = Client()
+    sign_in(fake_op, client)
+    expire(client)
+    refresh_response(fake_op)
+    fake_op.mock.add(responses.GET, API, status=401)
+    fake_op.mock.add(responses.GET, API, body="ok")
+    refresh_response(fake_op, access_token="at-3")
+    assert client.get("/call-api/", {"url": API}).content == b"api 200 ok"
+    assert len(refresh_calls(fake_op)) == 2
+    # Released after the request: the next renewal does not wait.
+    assert store.claim_once(renewal.LOCK_KIND, str(row().pk), 30)
+
+

@@ -30,6 +30,7 @@ from ..exceptions import (
     ReauthenticationRequired,
 )
 from ..providers import BoundProvider, get_provider
+from ..signals import tokens_renewed
 from ..state import Attempt
 from ..tokens import IDToken
 from . import renewal
@@ -81,18 +82,25 @@ def check(request: HttpRequest, *, navigation: bool, wants_json: bool) -> Verdic
         return Verdict("ended", reason)
     _touch(request, data, config, now)
     interval = config.session_check_interval
-    if interval is None or not _due(data, interval, now):
+    due = None if interval is None else _due(data, interval, now)
+    if interval is None or due is None:
         return CONTINUE
     return _check_with_provider(request, data, interval, navigation=navigation,
-                                wants_json=wants_json)
+                                wants_json=wants_json,
+                                recent=now - _last_check(data) < min(interval,
+                                                                      RETRY_AFTER_FAILURE))
 
 
 def expired(data: Mapping[str, Any], config: IdPConfig, now: float) -> str | None:
-    """``"max_age"`` or ``"idle_timeout"`` when the session is past a lifetime, else ``None``."""
+    """``"max_age"`` or ``"idle_timeout"`` when the session is past a lifetime, else ``None``.
+
+    A session with no recorded activity (signed in before ``SESSION_IDLE_TIMEOUT`` was set,
+    or by an older version) counts as active now: turning the setting on ends nobody.
+    """
     signed_in = _number(data.get("signed_in_at"), now)
     if config.session_max_age is not None and now - signed_in >= config.session_max_age:
         return "max_age"
-    seen = _number(data.get("seen_at"), signed_in)
+    seen = _number(data.get("seen_at"), now)
     if config.session_idle_timeout is not None and now - seen >= config.session_idle_timeout:
         return "idle_timeout"
     return None
@@ -112,41 +120,55 @@ def _touch(request: HttpRequest, data: dict[str, Any], config: IdPConfig, now: f
         request.session[idp_session.SESSION_KEY] = {**data, "seen_at": now}
 
 
-def _due(data: Mapping[str, Any], interval: int, now: float) -> bool:
-    checked = _number(data.get("checked_at"), _number(data.get("signed_in_at"), 0.0))
+def _due(data: Mapping[str, Any], interval: int, now: float) -> str | None:
+    """``"interval"`` once ``interval`` has passed since the last check, ``"expired"`` when
+    the access token has expired, ``None`` when no check is due — never before a postponed
+    check's time (``check_after``)."""
+    if now < _number(data.get("check_after"), 0.0):
+        return None
+    if now - _last_check(data) >= interval:
+        return "interval"
     expires_at = data.get("expires_at")
-    return now - checked >= interval or (
-        isinstance(expires_at, (int, float)) and expires_at <= now)
+    return "expired" if isinstance(expires_at, (int, float)) and expires_at <= now else None
 
 
-def postpone(request: HttpRequest, interval: int | None = None) -> None:
+def _last_check(data: Mapping[str, Any]) -> float:
+    return _number(data.get("checked_at"), _number(data.get("signed_in_at"), 0.0))
+
+
+def postpone(request: HttpRequest) -> None:
     """The provider could not answer: check again in :data:`RETRY_AFTER_FAILURE` seconds, not
     on every request (nor sign the user out for the provider's outage)."""
     data = idp_session.raw(request)
     if data is None:
         return
-    interval = interval or get_config().session_check_interval or 0
-    retry = min(RETRY_AFTER_FAILURE, interval)
     request.session[idp_session.SESSION_KEY] = {
-        **data, "checked_at": time.time() - interval + retry}
+        **data, "check_after": time.time() + RETRY_AFTER_FAILURE}
 
 
 def _check_with_provider(request: HttpRequest, data: dict[str, Any], interval: int, *,
-                         navigation: bool, wants_json: bool) -> Verdict:
+                         navigation: bool, wants_json: bool, recent: bool) -> Verdict:
+    """A due check: a renewal with the refresh token when there is one (its success sets a
+    new expiry, so it cannot repeat at once). Without one, a ``prompt=none`` round trip for a
+    navigation — but not within :data:`RETRY_AFTER_FAILURE` of the last check (``recent``),
+    whatever made it due: a navigation is never sent to the provider twice in a row."""
     try:
         current = token_store.read(data)
     except DatabaseError:
         logger.exception("stage=session could not read the session's tokens; check postponed")
-        postpone(request, interval)
+        postpone(request)
         return CONTINUE
     if current is not None and current.refresh_token:
         try:
-            renewal.renew(request, force=True, seen=current)
+            # A set issued within the interval (another request's check or renewal) counts.
+            renewal.renew(request, force=True, seen=current, fresh_within=interval)
         except ReauthenticationRequired as exc:
             return Verdict("ended", exc.reason)  # renewal has ended the session
         except IdPLogoutError as exc:
             log_failure(exc, new_reference(), level=logging.WARNING)
-            postpone(request, interval)
+            postpone(request)
+        return CONTINUE
+    if recent:
         return CONTINUE
     if navigation:
         return Verdict("silent_check")
@@ -202,15 +224,19 @@ def _store_checked(request: HttpRequest, data: dict[str, Any], id_token: IDToken
     if current is None:  # a logout ended the session while the browser was at the provider
         expire_session(request, "session_ended", sender=complete_check, signal=False)
         raise ReauthenticationRequired(reason="session_ended")
-    new = token_store.TokenSet(
+    new = token_store.issued(
         access_token=tokens.access_token,
         refresh_token=tokens.refresh_token or current.refresh_token,
-        id_token=id_token.raw, expires_at=token_store.expires_at(tokens.expires_in),
-        version=current.version + 1)
-    if token_store.write(data, expected_version=current.version, tokens=new, sid=id_token.sid):
-        token_store.adopt(request.session, idp_session.SESSION_KEY, new,
-                          server_side=idp_session.engine_can_delete(),
-                          claims=id_token.claims, checked_at=time.time(), sid=id_token.sid)
+        id_token=id_token.raw, expires_in=tokens.expires_in, version=current.version + 1)
+    if not token_store.write(data, expected_version=current.version, tokens=new,
+                             sid=id_token.sid):
+        postpone(request)  # a renewal stored another set meanwhile: that one stands
+        return
+    token_store.adopt(request.session, idp_session.SESSION_KEY, new,
+                      server_side=idp_session.engine_can_delete(),
+                      claims=id_token.claims, checked_at=time.time(), sid=id_token.sid)
+    tokens_renewed.send_robust(sender=complete_check, request=request, user=request.user,
+                               rotated=bool(tokens.refresh_token), id_token=True)
 
 
 def _ended(request: HttpRequest, reason: str, *, next_url: str) -> SignInOutcome:

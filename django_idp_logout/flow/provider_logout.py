@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
 
 from .. import session as idp_session
-from .. import store
+from .. import session_end, store
 from ..conf import get_config
 from ..exceptions import InvalidToken
 from ..tokens import jti_claim_ttl, validate_logout_token
@@ -49,7 +49,7 @@ def end_sessions_for_token(raw: str) -> EndedSessions:
     """
     config = get_config()
     token = validate_logout_token(raw)
-    user_ids = idp_session.end_sessions(token.issuer, sid=token.sid, subject=token.subject,
+    user_ids = session_end.end_sessions(token.issuer, sid=token.sid, subject=token.subject,
                                         issued_at=token.iat)
     if not store.claim_once("jti", f"{token.issuer}\0{token.jti}", jti_claim_ttl(config),
                             config=config):
@@ -91,7 +91,7 @@ def end_sessions_for_frontchannel(request: HttpRequest, iss: str | None,
     user = request.user if own else None
     sessions, database_error = 0, False
     try:
-        sessions = len(idp_session.end_sessions(iss, sid=sid, subject=None))
+        sessions = len(session_end.end_sessions(iss, sid=sid, subject=None))
     except Exception:  # the database or a cache backend: this browser still signs out
         logger.exception("stage=frontchannel could not end the sessions")
         database_error = True

@@ -10,21 +10,32 @@ party decides it.
   refused refresh token or a rejected ID token ends the session (``session_expired``).
 * The new access, refresh and ID token are stored together with one conditional UPDATE
   (:mod:`~django_idp_logout.token_store`); a failure anywhere leaves the old set in place.
+* Inside a transaction (``ATOMIC_REQUESTS``) the lock is given back only once the request's
+  transaction has ended (by the middleware), so that no other request reads the old refresh
+  token in the meantime.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import Any, NoReturn
 
+from django.db import DatabaseError, connection
 from django.http import HttpRequest
 
 from .. import session as idp_session
 from .. import store, token_store
 from ..conf import IdPConfig, get_config
 from ..errors import log_failure, new_reference
-from ..exceptions import InvalidToken, ProviderUnavailable, ReauthenticationRequired, TokenError
+from ..exceptions import (
+    IdPLogoutError,
+    InvalidToken,
+    ProviderUnavailable,
+    ReauthenticationRequired,
+    TokenError,
+)
 from ..providers import BoundProvider, get_provider
 from ..signals import tokens_renewed
 from ..token_store import TokenSet
@@ -33,8 +44,8 @@ from .signout import expire_session, revoke_tokens
 
 logger = logging.getLogger("django_idp_logout")
 
-#: Kind of the renewal lock in the shared store (one per session: its mapping row id).
-LOCK_KIND = "token-renewal"
+LOCK_KIND = token_store.LOCK_KIND
+DEFERRED_RELEASES = token_store.DEFERRED_RELEASES
 #: Token endpoint codes that refuse the refresh token itself: the session is over.
 REFUSALS = frozenset({"invalid_grant"})
 #: Claims of the sign-in's ID token a renewed one must keep (Core §12.2 compares them).
@@ -44,8 +55,20 @@ KEPT_CLAIMS = ("nonce", "auth_time")
 def lock_ttl(config: IdPConfig) -> float:
     """How long a renewal may hold the lock: discovery, keys and the token request, each
     bounded by twice ``TIMEOUT``, and a margin. A worker that dies holding it delays the
-    session's other requests by at most this long."""
+    session's renewals by at most this long."""
     return 6 * config.timeout + 5
+
+
+def wait_limit(config: IdPConfig) -> float:
+    """How long a request waits for another's renewal before answering 503: one token
+    request's worth (a renewal normally needs nothing else), so that a slow provider cannot
+    hold every worker thread."""
+    return 2 * config.timeout + 1
+
+
+def _unavailable(exc: DatabaseError) -> IdPLogoutError:
+    return IdPLogoutError(f"database error: {type(exc).__name__}", code="database_unavailable",
+                          stage="token_renewal", status=503)
 
 
 def access_token(request: HttpRequest, *, rejected: str | None = None) -> str:
@@ -55,59 +78,64 @@ def access_token(request: HttpRequest, *, rejected: str | None = None) -> str:
     replaced it.
     """
     config = get_config()
-    data = idp_session.raw(request)
-    if data is None or not request.user.is_authenticated:
-        raise ReauthenticationRequired("not signed in through the provider",
-                                       reason="not_signed_in")
+    data = _signed_in(request)
     margin = config.token_renew_margin
     copy = data.get("access_token")
-    if rejected is None and token_store.usable(copy, data.get("expires_at"), margin):
+    if rejected is None and token_store.usable(copy, data.get("expires_at"), margin,
+                                               lifetime=data.get("lifetime")):
         return str(copy)
-    current = _read(request, data)
-    if current.usable(margin) and current.access_token != rejected:
-        _adopt(request, current)
-        return str(current.access_token)
-    return str(renew(request, force=False, rejected=rejected, seen=current).access_token)
-
-
-def renew(request: HttpRequest, *, force: bool, rejected: str | None = None,
-          seen: TokenSet | None = None) -> TokenSet:
-    """Renew the session's tokens (``force``: even if the access token is still valid, as the
-    session check does) and return the new set; or the set another request renewed while
-    this one waited. Raises :class:`ReauthenticationRequired` or, with the provider down,
-    :class:`ProviderUnavailable` (the session goes on)."""
-    config = get_config()
-    data = idp_session.raw(request)
-    if data is None or not request.user.is_authenticated:
-        raise ReauthenticationRequired("not signed in through the provider",
-                                       reason="not_signed_in")
-    seen = seen or _read(request, data)
-    name, ttl = str(data.get("mapping")), lock_ttl(config)
-    deadline, delay = time.monotonic() + ttl, 0.02
-    while True:
-        if store.claim_once(LOCK_KIND, name, ttl, config=config):
-            try:
-                return _renew_locked(request, data, seen, force=force, rejected=rejected,
-                                     config=config)
-            finally:
-                _release(name, config)
+    try:
         current = _read(request, data)
-        if current.version != seen.version and current.usable(config.token_renew_margin):
-            _adopt(request, current)  # renewed by the request that held the lock
-            return current
-        if time.monotonic() >= deadline:
-            raise ProviderUnavailable("another request's renewal did not finish in time",
-                                      code="provider_timeout", stage="refresh", status=503)
-        time.sleep(delay)
-        delay = min(delay * 2, 0.2)
+        if current.usable(margin) and current.access_token != rejected:
+            _adopt(request, current)
+            return str(current.access_token)
+        return str(renew(request, rejected=rejected, seen=current).access_token)
+    except DatabaseError as exc:
+        raise _unavailable(exc) from exc
+
+
+def renew(request: HttpRequest, *, force: bool = False, rejected: str | None = None,
+          seen: TokenSet | None = None, fresh_within: float = 0.0) -> TokenSet:
+    """Renew the session's tokens and return the new set — or the set another request renewed
+    while this one waited. ``force``: even if the access token is still valid (the session
+    check), unless the stored set was issued less than ``fresh_within`` seconds ago. Raises
+    :class:`ReauthenticationRequired`, or (the session goes on) :class:`ProviderUnavailable`
+    or an ``IdPLogoutError`` with status 503 (the database)."""
+    config = get_config()
+    data = _signed_in(request)
+    try:
+        seen = seen or _read(request, data)
+        name = str(data.get("mapping"))
+        deadline, delay = time.monotonic() + wait_limit(config), 0.02
+        while True:
+            # A renewal earlier in this request may still hold it (released after the
+            # transaction): this request goes on as its holder.
+            held = name in getattr(request, DEFERRED_RELEASES, ())
+            if held or store.claim_once(LOCK_KIND, name, lock_ttl(config), config=config):
+                try:
+                    return _renew_locked(request, data, seen, force=force, rejected=rejected,
+                                         fresh_within=fresh_within, config=config)
+                finally:
+                    _release(request, name, config)
+            current = _read(request, data)
+            if current.version != seen.version and current.usable(config.token_renew_margin):
+                _adopt(request, current)  # renewed by the request that held the lock
+                return current
+            if time.monotonic() >= deadline:
+                raise ProviderUnavailable("another request's renewal did not finish in time",
+                                          code="provider_timeout", stage="refresh", status=503)
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+    except DatabaseError as exc:
+        raise _unavailable(exc) from exc
 
 
 def _renew_locked(request: HttpRequest, data: dict[str, Any], seen: TokenSet, *, force: bool,
-                  rejected: str | None, config: IdPConfig) -> TokenSet:
+                  rejected: str | None, fresh_within: float, config: IdPConfig) -> TokenSet:
     current = _read(request, data)  # again, under the lock: another request may have renewed
-    margin = config.token_renew_margin
-    fresh = current.usable(margin) and current.access_token != rejected
-    if fresh and (current.version != seen.version or not force):
+    usable = current.usable(config.token_renew_margin) and current.access_token != rejected
+    recent = current.issued_at is not None and time.time() - current.issued_at < fresh_within
+    if usable and (not force or current.version != seen.version or recent):
         _adopt(request, current)
         return current
     if not current.refresh_token:
@@ -119,35 +147,62 @@ def _renew_locked(request: HttpRequest, data: dict[str, Any], seen: TokenSet, *,
     except TokenError as exc:
         if exc.code not in REFUSALS:
             raise
-        _end(request, exc, "refresh_refused")
-    claims = None
-    sid = None
+        _end(request, data, exc, "refresh_refused")
+    new = token_store.issued(access_token=response.access_token,
+                             refresh_token=response.refresh_token or current.refresh_token,
+                             id_token=current.id_token, expires_in=response.expires_in,
+                             version=current.version + 1)
+    claims, sid = None, None
     if response.id_token:
         try:
             renewed = validate_renewed_id_token(
                 response.id_token, original=data.get("claims") or {},
                 access_token=response.access_token, metadata=bound.metadata)
         except InvalidToken as exc:
-            _end(request, exc, "id_token_rejected", level=logging.WARNING)
-        original = data.get("claims") or {}
-        claims = {**{k: original[k] for k in KEPT_CLAIMS if k in original}, **renewed.claims}
-        sid = renewed.sid
-    new = TokenSet(access_token=response.access_token,
-                   refresh_token=response.refresh_token or current.refresh_token,
-                   id_token=response.id_token or current.id_token,
-                   expires_at=token_store.expires_at(response.expires_in),
-                   version=current.version + 1)
+            revoke_tokens(bound, new)  # issued to somebody we no longer trust
+            _end(request, data, exc, "id_token_rejected", level=logging.WARNING)
+        except ProviderUnavailable as exc:
+            # The keys could not be fetched: keep the new access and refresh tokens (a
+            # rotated refresh token must not be lost) and the ID token we have.
+            log_failure(exc, new_reference(), level=logging.WARNING)
+        else:
+            original = data.get("claims") or {}
+            claims = {**{k: original[k] for k in KEPT_CLAIMS if k in original},
+                      **renewed.claims}
+            sid = renewed.sid
+            new = replace(new, id_token=response.id_token)
     if not token_store.write(data, expected_version=current.version, tokens=new, sid=sid):
-        # Only a logout removes the row (renewals hold the lock): the tokens just issued
-        # belong to a session that no longer exists.
-        revoke_tokens(bound, new)
-        _end_quietly(request)
+        return _lost_write(request, data, bound, new, config)
     _adopt(request, new, claims=claims, sid=sid)
-    tokens_renewed.send(sender=renew, request=request, user=request.user,
-                        rotated=bool(response.refresh_token)
-                        and response.refresh_token != current.refresh_token,
-                        id_token=claims is not None)
+    tokens_renewed.send_robust(sender=renew, request=request, user=request.user,
+                               rotated=bool(response.refresh_token)
+                               and response.refresh_token != current.refresh_token,
+                               id_token=claims is not None)
     return new
+
+
+def _lost_write(request: HttpRequest, data: dict[str, Any], bound: BoundProvider,
+                new: TokenSet, config: IdPConfig) -> TokenSet:
+    """The conditional UPDATE matched nothing: the row is gone (a logout ended the session:
+    the tokens just issued are revoked) or another set was stored meanwhile (a lock that
+    outlived its holder): that one is used."""
+    current = token_store.read(data)
+    if current is None:
+        revoke_tokens(bound, new)
+        _end_quietly(request, data)
+    if current.usable(config.token_renew_margin):
+        _adopt(request, current)
+        return current
+    raise ProviderUnavailable("another renewal replaced the tokens meanwhile",
+                              code="provider_unavailable", stage="refresh", status=503)
+
+
+def _signed_in(request: HttpRequest) -> dict[str, Any]:
+    data = idp_session.raw(request)
+    if data is None or not request.user.is_authenticated:
+        raise ReauthenticationRequired("not signed in through the provider",
+                                       reason="not_signed_in")
+    return data
 
 
 def _read(request: HttpRequest, data: dict[str, Any]) -> TokenSet:
@@ -159,22 +214,26 @@ def _read(request: HttpRequest, data: dict[str, Any]) -> TokenSet:
         # Signed in by a version that kept no mapping row: nothing to renew with.
         raise ReauthenticationRequired("session signed in before tokens were kept",
                                        reason="no_refresh_token")
-    _end_quietly(request)
+    _end_quietly(request, data)
 
 
-def _end(request: HttpRequest, exc: InvalidToken | TokenError, reason: str, *,
-         level: int = logging.INFO) -> NoReturn:
+def _end(request: HttpRequest, data: dict[str, Any], exc: InvalidToken | TokenError,
+         reason: str, *, level: int = logging.INFO) -> NoReturn:
     """The provider refused the session (or vouched for someone else): it ends here."""
     log_failure(exc, new_reference(), level=level)
+    key = request.session.session_key
     expire_session(request, reason, sender=renew)
-    raise ReauthenticationRequired(f"the session ended: {reason}", reason=reason) from None
+    raise ReauthenticationRequired(f"the session ended: {reason}", reason=reason,
+                                   ended=(key, data)) from None
 
 
-def _end_quietly(request: HttpRequest) -> NoReturn:
+def _end_quietly(request: HttpRequest, data: dict[str, Any]) -> NoReturn:
     """A logout elsewhere ended the session while this request ran."""
     logger.info("stage=token_renewal the session was ended by a logout meanwhile")
+    key = request.session.session_key
     expire_session(request, "session_ended", sender=renew, signal=False)
-    raise ReauthenticationRequired("the session was ended by a logout", reason="session_ended")
+    raise ReauthenticationRequired("the session was ended by a logout", reason="session_ended",
+                                   ended=(key, data))
 
 
 def _adopt(request: HttpRequest, tokens: TokenSet, *, claims: dict[str, Any] | None = None,
@@ -190,7 +249,18 @@ def _adopt(request: HttpRequest, tokens: TokenSet, *, claims: dict[str, Any] | N
                       claims=claims, checked_at=time.time(), sid=sid)
 
 
-def _release(name: str, config: IdPConfig) -> None:
+def _release(request: HttpRequest, name: str, config: IdPConfig) -> None:
+    """Give the lock back — after the request's transaction, when there is one (the
+    middleware calls :func:`release_deferred`): until it commits, others would read the old
+    refresh token."""
+    if connection.in_atomic_block:
+        deferred = getattr(request, DEFERRED_RELEASES, None)
+        if deferred is None:
+            deferred = []
+            setattr(request, DEFERRED_RELEASES, deferred)
+        if name not in deferred:
+            deferred.append(name)
+        return
     try:
         store.release(LOCK_KIND, name, config=config)
     except Exception:  # it expires by itself; the renewal's result stands
