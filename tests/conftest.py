@@ -164,13 +164,18 @@ def op_required() -> bool:
     return os.environ.get("IDP_REQUIRE_OP") == "1"
 
 
-@pytest.fixture(scope="session")
-def op() -> Iterator[OpenIDProvider]:
+def require_node() -> None:
+    """Skip (or, in CI, fail) a test that needs the real provider where Node.js is missing."""
     reason = node_available()
     if reason:
         if op_required():
             pytest.fail(reason)
         pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def op() -> Iterator[OpenIDProvider]:
+    require_node()
     with OpenIDProvider() as provider:
         yield provider
 

@@ -16,8 +16,8 @@ import requests
 from django_idp_logout.models import OIDCSession
 from django_idp_logout.session import SESSION_KEY
 
-from .conftest import op_required
-from .op_server import Browser, OpenIDProvider, node_available
+from .conftest import require_node
+from .op_server import Browser, OpenIDProvider
 
 pytestmark = [pytest.mark.op, pytest.mark.django_db]
 
@@ -26,11 +26,7 @@ ACCESS_TOKEN_TTL = 2
 
 @pytest.fixture(scope="module")
 def rotating_op() -> Iterator[OpenIDProvider]:
-    reason = node_available()
-    if reason:
-        if op_required():
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require_node()
     with OpenIDProvider(env={"OP_REFRESH": "1", "OP_ROTATE": "1",
                              "OP_ACCESS_TOKEN_TTL": str(ACCESS_TOKEN_TTL)}) as provider:
         yield provider

@@ -163,20 +163,32 @@ def silent_redirect(client: Client, path: str = "/home/?a=1") -> dict[str, str]:
     return query(response["Location"])
 
 
-def test_silent_check_for_a_navigation(fake_op: FakeProvider, settings: Any) -> None:
+def due_silent_check(fake_op: FakeProvider, settings: Any) -> tuple[Client, dict[str, str]]:
+    """A session without a refresh token whose check is due, and its navigation's
+    ``prompt=none`` authorization request."""
     configure(settings, SESSION_CHECK_INTERVAL=300)
     client = Client()
     sign_in(fake_op, client, refresh_token=None)
     age(client, checked_at=301)
-    params = silent_redirect(client)
-    assert params["prompt"] == "none"
+    return client, silent_redirect(client)
+
+
+def answer_silently(fake_op: FakeProvider, client: Client, params: dict[str, str], *,
+                    nonce: str | None = None, sub: str = "alice") -> Any:
+    """The provider answers the check with a code whose ID token names ``sub``."""
     fake_op.token_response({
-        "id_token": fake_op.sign(fake_op.claims(params["nonce"], sub="alice")),
-        "access_token": "at-silent", "token_type": "Bearer", "expires_in": 3600})
-    back = client.get("/oidc/callback/", {"code": "c2", "state": params["state"]})
+        "id_token": fake_op.sign(fake_op.claims(nonce or params["nonce"], sub=sub)),
+        "access_token": f"at-{sub}", "token_type": "Bearer", "expires_in": 3600})
+    return client.get("/oidc/callback/", {"code": "c2", "state": params["state"]})
+
+
+def test_silent_check_for_a_navigation(fake_op: FakeProvider, settings: Any) -> None:
+    client, params = due_silent_check(fake_op, settings)
+    assert params["prompt"] == "none"
+    back = answer_silently(fake_op, client, params)
     assert (back.status_code, back["Location"]) == (302, "/home/?a=1")
     assert client.get("/home/").content.startswith(b"home oidc-")  # checked: no redirect
-    assert client.session[SESSION_KEY]["access_token"] == "at-silent"
+    assert client.session[SESSION_KEY]["access_token"] == "at-alice"
     assert OIDCSession.objects.get().token_version == 1
 
 
@@ -184,11 +196,7 @@ def test_silent_check_for_a_navigation(fake_op: FakeProvider, settings: Any) -> 
                                    "consent_required"])
 def test_silent_check_refused_signs_out(fake_op: FakeProvider, settings: Any, error: str,
                                         expired_sessions: list[dict[str, Any]]) -> None:
-    configure(settings, SESSION_CHECK_INTERVAL=300)
-    client = Client()
-    sign_in(fake_op, client, refresh_token=None)
-    age(client, checked_at=301)
-    params = silent_redirect(client)
+    client, params = due_silent_check(fake_op, settings)
     back = client.get("/oidc/callback/", {"error": error, "state": params["state"]})
     assert back.status_code == 302
     assert query(back["Location"]) == {"reason": error, "next": "/home/?a=1"}
@@ -198,42 +206,21 @@ def test_silent_check_refused_signs_out(fake_op: FakeProvider, settings: Any, er
     assert b"You have been signed out" in page.content
 
 
-def test_silent_check_for_another_user_signs_out(fake_op: FakeProvider, settings: Any) -> None:
-    configure(settings, SESSION_CHECK_INTERVAL=300)
-    client = Client()
-    sign_in(fake_op, client, refresh_token=None)
-    age(client, checked_at=301)
-    params = silent_redirect(client)
-    fake_op.token_response({
-        "id_token": fake_op.sign(fake_op.claims(params["nonce"], sub="mallory")),
-        "access_token": "at-m", "token_type": "Bearer"})
-    back = client.get("/oidc/callback/", {"code": "c2", "state": params["state"]})
-    assert query(back["Location"])["reason"] == "subject_changed"
-    assert not signed_in(client)
-
-
-def test_silent_check_with_a_bad_id_token_signs_out(fake_op: FakeProvider,
-                                                    settings: Any) -> None:
-    configure(settings, SESSION_CHECK_INTERVAL=300)
-    client = Client()
-    sign_in(fake_op, client, refresh_token=None)
-    age(client, checked_at=301)
-    params = silent_redirect(client)
-    fake_op.token_response({
-        "id_token": fake_op.sign(fake_op.claims("wrong-nonce", sub="alice")),
-        "access_token": "at-x", "token_type": "Bearer"})
-    back = client.get("/oidc/callback/", {"code": "c2", "state": params["state"]})
-    assert query(back["Location"])["reason"] == "id_token_rejected"
+@pytest.mark.parametrize(("answer", "reason"), [
+    ({"sub": "mallory"}, "subject_changed"),
+    ({"nonce": "wrong-nonce"}, "id_token_rejected"),
+], ids=["another-user", "bad-id-token"])
+def test_silent_check_answered_for_someone_else_signs_out(
+        fake_op: FakeProvider, settings: Any, answer: dict[str, str], reason: str) -> None:
+    client, params = due_silent_check(fake_op, settings)
+    back = answer_silently(fake_op, client, params, **answer)
+    assert query(back["Location"])["reason"] == reason
     assert not signed_in(client)
 
 
 def test_silent_check_with_the_provider_down_goes_on(fake_op: FakeProvider,
                                                      settings: Any) -> None:
-    configure(settings, SESSION_CHECK_INTERVAL=300)
-    client = Client()
-    sign_in(fake_op, client, refresh_token=None)
-    age(client, checked_at=301)
-    params = silent_redirect(client)
+    client, params = due_silent_check(fake_op, settings)
     back = client.get("/oidc/callback/", {"error": "temporarily_unavailable",
                                           "state": params["state"]})
     assert (back.status_code, back["Location"]) == (302, "/home/?a=1")
