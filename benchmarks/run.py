@@ -618,8 +618,9 @@ def render(report: Report, args: argparse.Namespace) -> str:
         "  UPDATE, the session's save). With no lifetime setting the middleware's new",
         "  `process_view` returns at once: the page view's overhead is unchanged. The",
         "  callback has no new query (the tokens ride in the mapping row's INSERT); its ratio",
-        "  measured 0.79 and 0.85 in two runs on this machine (the changes between them do not",
-        "  touch the callback; AMD EPYC, where the rows above were an Intel Xeon): run-to-run noise.",
+        "  measured 0.79 and 0.85 in two runs on this machine (the changes between them do",
+        "  not touch the callback; AMD EPYC, where the rows above were an Intel Xeon):",
+        "  run-to-run noise.",
         "",
     ]
     return "\n".join(lines)
