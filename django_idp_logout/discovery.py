@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from django.core.cache import BaseCache, caches
 
-from . import http
+from . import http, tenants
 from .conf import ENDPOINT_KEYS, IdPConfig, get_config
 from .exceptions import ProviderUnavailable
 from .store import provider_cache_key
@@ -140,8 +140,21 @@ def _insecure(key: str, url: str, config: IdPConfig) -> ProviderUnavailable:
     return ProviderUnavailable(detail, code="insecure_endpoint", stage="discovery")
 
 
+def _tenant_template_allowed(doc_issuer: Any, config: IdPConfig) -> bool:
+    """A multi-tenant document (``{tenantid}`` issuer) for a profile that checks each token's
+    issuer against its tenant (:mod:`.tenants`)."""
+    from .providers import provider_class  # the profiles import this module
+
+    try:
+        allowed = provider_class(config.provider).tenant_issuers
+    except Exception:  # an unusable PROVIDER is the system checks' business
+        return False
+    return allowed and tenants.template_serves(doc_issuer, config.issuer)
+
+
 def _validate_document(doc: dict[str, Any], config: IdPConfig) -> dict[str, Any]:
-    if doc.get("issuer") != config.issuer:
+    if doc.get("issuer") != config.issuer and not _tenant_template_allowed(doc.get("issuer"),
+                                                                          config):
         # Discovery 1.0 §4.3: the issuer in the document MUST be identical to the one used.
         raise ProviderUnavailable(
             f"discovery issuer {str(doc.get('issuer'))[:200]!r} is not ISSUER {config.issuer!r}",

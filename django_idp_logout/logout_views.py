@@ -19,6 +19,7 @@ from .conf import IdPConfig, get_config
 from .errors import sanitize
 from .flow import MAX_PARAM_LENGTH, complete_sign_out, local_logout, sign_out
 from .logout_request import end_session_response
+from .providers import provider_class
 from .view_helpers import login_not_required, no_referrer, post_logout_redirect_uri, safe_next_url
 
 logger = logging.getLogger("django_idp_logout")
@@ -54,9 +55,17 @@ def logout(request: HttpRequest) -> HttpResponse:
         response = render(request, "django_idp_logout/logout_confirm.html", {"next": next_url})
         response["Content-Security-Policy"] = "frame-ancestors 'none'"
         return response
+    signed_in_at_provider = bool(getattr(request, "idp_session", None))
     end_session = sign_out(request, next_url=next_url,
                            post_logout_redirect_uri=post_logout_redirect_uri(request, config))
     if end_session is None:
+        profile = provider_class(config.provider)
+        if signed_in_at_provider and profile.keeps_provider_session:
+            # No end-session endpoint (Google): say that the provider's session stays.
+            response = render(request, "django_idp_logout/logged_out_here.html",
+                              {"next": next_url, "provider_name": profile.display_name})
+            response["Content-Security-Policy"] = "frame-ancestors 'none'"
+            return with_clear_site_data(response, config)
         return with_clear_site_data(HttpResponseRedirect(next_url), config)
     return with_clear_site_data(end_session_response(request, end_session), config)
 
@@ -76,9 +85,12 @@ def logout_complete(request: HttpRequest) -> HttpResponse:
     state = request.GET.get("state", "")
     target = complete_sign_out(state) if len(state) <= MAX_PARAM_LENGTH else None
     if target is None:
-        logger.warning("stage=logout provider=%s logout return with a missing, unknown, expired "
-                       "or reused state (%s characters); landing on POST_LOGOUT_REDIRECT_URL",
-                       config.provider, len(state))
+        # No state at all is what providers that return none do (Cognito, Auth0's legacy
+        # logout): INFO. One that does not check out (forged, expired, reused): WARNING.
+        logger.log(logging.WARNING if state else logging.INFO,
+                   "stage=logout provider=%s logout return with a missing, unknown, expired "
+                   "or reused state (%s characters); landing on POST_LOGOUT_REDIRECT_URL",
+                   config.provider, len(state))
         target = resolve_url(config.post_logout_redirect_url)
     elif "error" in request.GET:
         logger.warning("stage=logout provider=%s the provider reported error=%s",

@@ -21,6 +21,7 @@ from .discovery import ProviderMetadata
 from .exceptions import InvalidToken
 from .jws import FOREIGN_TYPES, MAX_IDENTIFIER_LENGTH, check_common_claims, decode_signed
 from .logout_tokens import LogoutToken, jti_claim_ttl, validate_logout_token
+from .tenants import is_template
 
 __all__ = ["IDToken", "LogoutToken", "jti_claim_ttl", "requested_acr_values",
            "validate_id_token", "validate_logout_token", "validate_renewed_id_token"]
@@ -89,7 +90,11 @@ def _decode_id_token(raw: Any, *, config: IdPConfig, metadata: ProviderMetadata 
     if "events" in claims:
         raise InvalidToken("token carries events: a logout token, not an ID token",
                            code="malformed_token", stage=stage)
-    check_common_claims(claims, config=config, stage=stage, now=now)
+    check_common_claims(claims, config=config, stage=stage, now=now, metadata=metadata)
+    if claims["iss"] != config.issuer and not (metadata and is_template(metadata.issuer)):
+        # A documented alternative spelling (Google's "accounts.google.com"): one identity per
+        # user, under ISSUER.
+        claims = {**claims, "iss": config.issuer}
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub or len(sub) > MAX_IDENTIFIER_LENGTH:
         raise InvalidToken("sub missing, empty or too long", code="invalid_subject", stage=stage)

@@ -15,6 +15,7 @@ from django.db import DatabaseError, transaction
 from django.http import HttpRequest
 
 from .. import session as idp_session
+from .. import tenants
 from ..backends import VerifiedIdentity
 from ..client import TokenResponse, error_code
 from ..conf import IdPConfig, get_config
@@ -110,7 +111,9 @@ def check_response_issuer(params: Mapping[str, str], metadata: ProviderMetadata)
         if metadata.get("authorization_response_iss_parameter_supported") is True:
             raise InvalidCallback("iss parameter missing", code="invalid_issuer")
         return
-    if iss != metadata.issuer:
+    if iss != metadata.issuer and not (tenants.is_template(metadata.issuer)
+                                       and tenants.matches(metadata.issuer, iss)):
+        # A multi-tenant provider answers with its tenant's issuer (:mod:`..tenants`).
         raise InvalidCallback("iss parameter is not the provider's issuer", code="invalid_issuer")
 
 

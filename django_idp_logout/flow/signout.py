@@ -60,7 +60,7 @@ def sign_out(request: HttpRequest, *, next_url: str, post_logout_redirect_uri: s
     context = LogoutContext(post_logout_redirect_uri=post_logout_redirect_uri,
                             state=new_logout_state(next_url),
                             id_token=tokens.id_token or data.id_token,
-                            access_token=tokens.access_token)
+                            access_token=tokens.access_token, claims=data.claims)
     return bound.end_session_request(context)
 
 
@@ -113,7 +113,7 @@ def revoke_tokens(bound: BoundProvider, data: TokenSet) -> None:
         return
     for token, hint in ((data.refresh_token, "refresh_token"),
                         (data.access_token, "access_token")):
-        if not token:
+        if not token or hint not in bound.profile.revocable_tokens:
             continue
         try:
             bound.revoke(endpoint, token=token, token_type_hint=hint)

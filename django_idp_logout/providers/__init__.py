@@ -11,17 +11,26 @@ from django.utils.module_loading import import_string
 from ..conf import IdPConfig, get_config
 from ..exceptions import ConfigurationError
 from .akamai import AkamaiProvider
+from .auth0 import Auth0Provider
+from .authentik import AuthentikProvider
 from .base import LogoutContext, Provider
 from .bound import BoundProvider, EndSessionRequest
 from .cidaas import CidaasProvider
+from .cognito import CognitoProvider
+from .entra import EntraProvider
 from .generic import GenericProvider
+from .google import GoogleProvider
 from .intastellar import IntastellarProvider
+from .keycloak import KeycloakProvider
 from .next_identity import NextIdentityProvider
+from .okta import OktaProvider
+from .zitadel import ZitadelProvider
 
 REGISTRY: dict[str, type[Provider]] = {
     cls.name: cls
     for cls in (GenericProvider, IntastellarProvider, AkamaiProvider, NextIdentityProvider,
-                CidaasProvider)
+                CidaasProvider, KeycloakProvider, EntraProvider, Auth0Provider, OktaProvider,
+                CognitoProvider, GoogleProvider, ZitadelProvider, AuthentikProvider)
 }
 
 

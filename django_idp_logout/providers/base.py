@@ -13,11 +13,11 @@ import base64
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 from ..client import ClientAuth
-from ..conf import IdPConfig
+from ..conf import IdPConfig, user_settings
 from ..discovery import ProviderMetadata
 
 logger = logging.getLogger("django_idp_logout")
@@ -32,6 +32,10 @@ class LogoutContext:
     state: str | None
     id_token: str | None = field(default=None, repr=False)
     access_token: str | None = field(default=None, repr=False)
+    #: The ID token's claims (e.g. Entra's ``login_hint``).
+    claims: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    #: The end-session endpoint the request goes to (filled in by ``BoundProvider``).
+    endpoint: str | None = None
 
 
 #: Longest end-session URL sent as a GET redirect when ``LOGOUT_METHOD`` is ``"auto"``.
@@ -70,6 +74,26 @@ class Provider:
     #: The end-session endpoint takes a form POST (RP-Initiated Logout 1.0 §2: OPs MUST
     #: support GET and POST). Vendor profiles whose documents show only GET set ``False``.
     accepts_logout_post: ClassVar[bool] = True
+    #: Send ``state`` (a provider that does not return it gets none: the return then lands
+    #: on ``POST_LOGOUT_REDIRECT_URL``).
+    sends_state: ClassVar[bool] = True
+    #: Revoke at logout unless the site says otherwise (``REVOKE_TOKENS_ON_LOGOUT``); ``False``
+    #: where revoking does more than end this session (Google: the whole grant).
+    revoke_by_default: ClassVar[bool] = True
+    #: No end-session endpoint: after the local logout a page says the provider's session
+    #: stays (``logged_out_here.html``) instead of going straight to the landing page.
+    keeps_provider_session: ClassVar[bool] = False
+    #: The discovery ``issuer`` may carry a ``{tenantid}`` placeholder (multi-tenant
+    #: endpoints): each token's ``iss`` must then equal it with the token's ``tid``.
+    tenant_issuers: ClassVar[bool] = False
+    #: Other spellings of ``ISSUER`` the provider documents for ``iss`` (tokens are then
+    #: recorded under ``ISSUER``).
+    alternative_issuers: ClassVar[tuple[str, ...]] = ()
+    #: The provider adds audiences of its own to ID tokens (ZITADEL: the project): accept
+    #: them when ``azp`` is ``CLIENT_ID`` (the token was issued to this client).
+    audiences_trusted_with_azp: ClassVar[bool] = False
+    #: What the revocation endpoint revokes (``token_type_hint`` values), in order.
+    revocable_tokens: ClassVar[tuple[str, ...]] = ("refresh_token", "access_token")
 
     # --- refresh tokens, as data ---------------------------------------------------------
     #: Scopes that ask for a refresh token, added with ``REQUEST_REFRESH_TOKEN`` (Core §11).
@@ -159,9 +183,12 @@ class Provider:
         return metadata.endpoint("revocation_endpoint")
 
     def should_revoke(self) -> bool:
-        """Revoke at logout (``REVOKE_TOKENS_ON_LOGOUT``, on by default) where an endpoint is
-        known: every profile, since a token the provider still honours outlives the logout."""
-        return self.config.revoke_tokens_on_logout
+        """Revoke at logout where an endpoint is known: ``REVOKE_TOKENS_ON_LOGOUT`` when the
+        site sets it, else the profile's default (on for most: a token the provider still
+        honours outlives the logout)."""
+        if "REVOKE_TOKENS_ON_LOGOUT" in user_settings():
+            return self.config.revoke_tokens_on_logout
+        return self.revoke_by_default and self.config.revoke_tokens_on_logout
 
     def logout_method(self, url: str) -> str:
         """``"GET"`` (a redirect) or ``"POST"`` (a form the browser submits) for this request.
@@ -190,6 +217,6 @@ class Provider:
         if self.sends_client_id:
             params["client_id"] = self.config.client_id
         params[self.redirect_param] = context.post_logout_redirect_uri
-        if context.state is not None:
+        if context.state is not None and self.sends_state:
             params["state"] = context.state
         return params

@@ -9,7 +9,7 @@ the end-session request in the provider's dialect (GET redirect or POST binding)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mozilla_django_oidc.utils import generate_code_challenge
@@ -93,6 +93,6 @@ class BoundProvider:
         endpoint = self.end_session_endpoint
         if endpoint is None:
             return None
-        params = self.profile.logout_params(context)
+        params = self.profile.logout_params(replace(context, endpoint=endpoint))
         method = self.profile.logout_method(add_query(endpoint, params))
         return EndSessionRequest(method=method, endpoint=endpoint, params=params)

@@ -1,0 +1,40 @@
+"""Microsoft Entra ID (v2.0 endpoints).
+
+``ISSUER`` is ``https://login.microsoftonline.com/<tenant-id>/v2.0``, or for a multi-tenant app
+``…/organizations/v2.0``, ``…/common/v2.0`` or ``…/consumers/v2.0``: their discovery document's
+``issuer`` is ``https://login.microsoftonline.com/{tenantid}/v2.0``, and each token's ``iss``
+must equal it with the token's own ``tid`` (a GUID) in place of ``{tenantid}`` — the issuer is
+checked per tenant, never skipped (``tenant_issuers``). Users are matched by
+``(issuer, sub)``, so the same person in two tenants is two identities.
+
+Logout at discovery's ``end_session_endpoint`` (``…/oauth2/v2.0/logout``) with
+``post_logout_redirect_uri`` (one of the app's redirect URIs), ``state``, and ``logout_hint``
+— the ID token's optional ``login_hint`` claim, when the app registration adds it — which
+skips the account picker. ``id_token_hint`` is for Azure AD B2C only and not sent. Entra ID
+has no RFC 7009 revocation endpoint (only Microsoft Graph's ``revokeSignInSessions``, which
+ends every session of the user): nothing is revoked. Sources:
+``notes/vendor-research/entra-id.md``.
+"""
+
+from __future__ import annotations
+
+from ..discovery import ProviderMetadata
+from .base import LogoutContext, Provider
+
+
+class EntraProvider(Provider):
+    name = "entra"
+    display_name = "Microsoft Entra ID"
+    sends_id_token_hint = False
+    sends_client_id = False
+    tenant_issuers = True
+
+    def logout_params(self, context: LogoutContext) -> dict[str, str]:
+        params = super().logout_params(context)
+        hint = context.claims.get("login_hint")
+        if isinstance(hint, str) and hint and "logout_hint" not in params:
+            params["logout_hint"] = hint
+        return params
+
+    def revocation_endpoint(self, metadata: ProviderMetadata) -> str | None:
+        return None  # none exists; a discovered one would be someone else's
