@@ -111,6 +111,13 @@ def _profile_rules(config: IdPConfig) -> Any:
         return None
 
 
+def alternative_issuers(rules: Any, config: IdPConfig) -> tuple[str, ...]:
+    """A profile's other documented spellings of its provider's issuer (Google's
+    ``accounts.google.com``): only when ``ISSUER`` is that issuer with ``https://``."""
+    return tuple(alt for alt in getattr(rules, "alternative_issuers", ())
+                 if config.issuer == f"https://{alt}")
+
+
 def check_common_claims(claims: Mapping[str, Any], *, config: IdPConfig, stage: str,
                         now: float | None = None,
                         metadata: ProviderMetadata | None = None) -> None:
@@ -129,11 +136,16 @@ def check_common_claims(claims: Mapping[str, Any], *, config: IdPConfig, stage: 
     rules = _profile_rules(config)
     if metadata is not None and tenants.is_template(metadata.issuer):
         expected = tenants.tenant_issuer(metadata.issuer, claims)
+        if not (getattr(rules, "tenant_issuers", False)
+                and tenants.template_serves(metadata.issuer, config.issuer)):
+            # Only a multi-tenant ISSUER of a profile that checks tenants (not ISSUER set to
+            # the template itself, nor a cached document of another profile).
+            expected = None
         if expected is None:
             raise reject("invalid_issuer", "tid missing or not a tenant id (multi-tenant issuer)")
         issuers: tuple[str, ...] = (expected,)
     else:
-        issuers = (config.issuer, *getattr(rules, "alternative_issuers", ()))
+        issuers = (config.issuer, *alternative_issuers(rules, config))
     if claims.get("iss") not in issuers:
         raise reject("invalid_issuer", "iss is not the configured ISSUER (or its tenant's)")
     aud = claims.get("aud")
@@ -145,14 +157,17 @@ def check_common_claims(claims: Mapping[str, Any], *, config: IdPConfig, stage: 
         raise reject("invalid_audience", "aud does not contain CLIENT_ID")
     untrusted = set(audiences) - {config.client_id, *config.trusted_audiences}
     azp = claims.get("azp")
-    if untrusted and not (getattr(rules, "audiences_trusted_with_azp", False)
-                          and azp == config.client_id):
-        # Core §3.1.3.7 step 3. A profile whose provider always adds its own audiences
-        # (ZITADEL: the project) trusts them when the token was issued to this client (azp).
+    # A provider that always adds audiences of its own (ZITADEL: the project) is trusted for
+    # them in ID tokens issued to this client (azp), and in its logout tokens, which carry
+    # the same aud without an azp.
+    provider_audiences = getattr(rules, "audiences_trusted_with_azp", False) and (
+        azp == config.client_id or (azp is None and stage == "backchannel"))
+    if untrusted and not provider_audiences:
+        # Core §3.1.3.7 step 3.
         raise reject("invalid_audience", "aud contains audiences that are not trusted")
     if azp is not None and azp != config.client_id:
         raise reject("invalid_audience", "azp is not CLIENT_ID")
-    if len(audiences) > 1 and azp is None:
+    if len(audiences) > 1 and azp is None and not provider_audiences:
         raise reject("invalid_audience", "several audiences but no azp")
     iat = claims.get("iat")
     if not is_number(iat):

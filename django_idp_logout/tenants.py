@@ -1,7 +1,7 @@
 """Issuers with a tenant placeholder: Microsoft's multi-tenant endpoints.
 
-An app registered for several Entra ID tenants uses ``…/organizations/v2.0`` (or ``common``,
-``consumers``) as its issuer, but that discovery document's ``issuer`` is
+An app registered for several Entra ID tenants uses ``…/organizations/v2.0`` (or ``common``)
+as its issuer, but that discovery document's ``issuer`` is
 ``https://login.microsoftonline.com/{tenantid}/v2.0``, and each token is issued by its own
 tenant. Microsoft's rule, applied here: the token's ``iss`` must equal the template with the
 token's ``tid`` (a GUID) in place of ``{tenantid}``. So the issuer check is made per tenant,
@@ -16,7 +16,8 @@ from typing import Any
 
 PLACEHOLDER = "{tenantid}"
 #: The tenant segments of Microsoft's multi-tenant issuers.
-MULTI_TENANT_SEGMENTS = ("organizations", "common", "consumers")
+#: (Microsoft documents the template for these two only; ``consumers`` is not one.)
+MULTI_TENANT_SEGMENTS = ("organizations", "common")
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 

@@ -15,6 +15,7 @@ Sources: ``notes/vendor-research/auth0.md``.
 from __future__ import annotations
 
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 from ..discovery import ProviderMetadata
 from .base import LogoutContext, Provider
@@ -26,6 +27,7 @@ class Auth0Provider(Provider):
     name = "auth0"
     display_name = "Auth0"
     revocable_tokens: ClassVar[tuple[str, ...]] = ("refresh_token",)  # /oauth/revoke
+    revocation_form_client_id = True  # /oauth/revoke's documented body has client_id
 
     def _tenant(self) -> str:
         return self.config.issuer.rstrip("/") + "/"
@@ -37,7 +39,7 @@ class Auth0Provider(Provider):
         return metadata.endpoint("revocation_endpoint") or self._tenant() + "oauth/revoke"
 
     def logout_params(self, context: LogoutContext) -> dict[str, str]:
-        if not (context.endpoint or "").endswith(LEGACY_PATH):
+        if urlsplit(context.endpoint or "").path.rstrip("/") != "/" + LEGACY_PATH:
             return super().logout_params(context)
         # The legacy endpoint: returnTo (checked against the Allowed Logout URLs) and
         # client_id; it knows no id_token_hint and returns no state.

@@ -94,6 +94,8 @@ class Provider:
     audiences_trusted_with_azp: ClassVar[bool] = False
     #: What the revocation endpoint revokes (``token_type_hint`` values), in order.
     revocable_tokens: ClassVar[tuple[str, ...]] = ("refresh_token", "access_token")
+    #: The revocation endpoint wants ``client_id`` in the form even with HTTP Basic (Auth0).
+    revocation_form_client_id: ClassVar[bool] = False
 
     # --- refresh tokens, as data ---------------------------------------------------------
     #: Scopes that ask for a refresh token, added with ``REQUEST_REFRESH_TOKEN`` (Core §11).
@@ -198,6 +200,10 @@ class Provider:
         servers cut URLs around 8 kB) and the provider takes POST.
         """
         method = self.config.logout_method.upper()
+        if method == "POST" and not self.accepts_logout_post:
+            logger.warning("stage=logout provider=%s LOGOUT_METHOD is POST but this provider's "
+                           "end-session endpoint takes GET only: sending GET", self.name)
+            return "GET"
         if method in {"GET", "POST"}:
             return method
         return "POST" if len(url) > MAX_LOGOUT_URL and self.accepts_logout_post else "GET"

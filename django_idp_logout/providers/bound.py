@@ -15,7 +15,7 @@ from typing import Any
 from mozilla_django_oidc.utils import generate_code_challenge
 
 from .. import client
-from ..client import TokenResponse
+from ..client import ClientAuth, TokenResponse
 from ..discovery import ProviderMetadata, get_metadata
 from ..http import add_query
 from .base import LogoutContext, Provider
@@ -81,8 +81,11 @@ class BoundProvider:
         return self.profile.revocation_endpoint(self.metadata)
 
     def revoke(self, endpoint: str, *, token: str, token_type_hint: str) -> None:
-        client.revoke_token(endpoint, self.profile.client_authentication(self.metadata),
-                            token=token, token_type_hint=token_type_hint)
+        auth = self.profile.client_authentication(self.metadata)
+        if self.profile.revocation_form_client_id:
+            auth = ClientAuth(auth.headers, {"client_id": self.profile.config.client_id,
+                                             **auth.form})
+        client.revoke_token(endpoint, auth, token=token, token_type_hint=token_type_hint)
 
     @property
     def end_session_endpoint(self) -> str | None:

@@ -1,7 +1,7 @@
 """Microsoft Entra ID (v2.0 endpoints).
 
 ``ISSUER`` is ``https://login.microsoftonline.com/<tenant-id>/v2.0``, or for a multi-tenant app
-``…/organizations/v2.0``, ``…/common/v2.0`` or ``…/consumers/v2.0``: their discovery document's
+``…/organizations/v2.0`` or ``…/common/v2.0``: their discovery document's
 ``issuer`` is ``https://login.microsoftonline.com/{tenantid}/v2.0``, and each token's ``iss``
 must equal it with the token's own ``tid`` (a GUID) in place of ``{tenantid}`` — the issuer is
 checked per tenant, never skipped (``tenant_issuers``). Users are matched by
@@ -37,4 +37,7 @@ class EntraProvider(Provider):
         return params
 
     def revocation_endpoint(self, metadata: ProviderMetadata) -> str | None:
-        return None  # none exists; a discovered one would be someone else's
+        # None exists (unless ENDPOINTS names one): Graph's revokeSignInSessions is not RFC 7009.
+        if "revocation_endpoint" not in self.config.endpoints:
+            return None
+        return metadata.endpoint("revocation_endpoint")

@@ -31,4 +31,7 @@ class GoogleProvider(Provider):
                                                          "prompt": "consent"}
 
     def end_session_endpoint(self, metadata: ProviderMetadata) -> str | None:
-        return None  # Google has none: the local logout is all there is
+        # Google has none: the local logout is all there is, unless ENDPOINTS names one.
+        if "end_session_endpoint" not in self.config.endpoints:
+            return None
+        return metadata.endpoint("end_session_endpoint")
