@@ -15,7 +15,7 @@ from django_idp_logout.discovery import ProviderMetadata
 from django_idp_logout.providers import BoundProvider, get_provider
 from django_idp_logout.tokens import validate_id_token
 
-from .conftest import CLIENT_SECRET, FakeProvider, key
+from .conftest import CLIENT_SECRET, ISSUER, FakeProvider, key
 from .test_vendor_profiles import bound
 
 pytestmark = pytest.mark.django_db
@@ -132,19 +132,24 @@ def test_google_legacy_issuer_spelling_is_recorded_under_issuer(fake_op: FakePro
                                                                 settings: Any) -> None:
     from django_idp_logout.exceptions import InvalidToken
 
-    settings.IDP_LOGOUT = {**settings.IDP_LOGOUT, "PROVIDER": "google"}
-    fake_op.discovery["issuer"] = settings.IDP_LOGOUT["ISSUER"]
-    metadata = BoundProvider.discover(get_provider()).metadata
+    google = "https://accounts.google.com"
+    settings.IDP_LOGOUT = {**settings.IDP_LOGOUT, "PROVIDER": "google", "ISSUER": google}
+    metadata = ProviderMetadata({"issuer": google, "jwks_uri": f"{ISSUER}/jwks"})
     token = validate_id_token(signed_id_token(fake_op, iss="accounts.google.com"), nonce="n",
                               metadata=metadata)
-    assert token.issuer == settings.IDP_LOGOUT["ISSUER"]
+    assert token.issuer == google
+    assert validate_id_token(signed_id_token(fake_op, iss=google), nonce="n",
+                             metadata=metadata).issuer == google
     with pytest.raises(InvalidToken):
         validate_id_token(signed_id_token(fake_op, iss="evil.example"), nonce="n",
                           metadata=metadata)
-    settings.IDP_LOGOUT = {**settings.IDP_LOGOUT, "PROVIDER": "generic"}
-    with pytest.raises(InvalidToken):
-        validate_id_token(signed_id_token(fake_op, iss="accounts.google.com"), nonce="n",
-                          metadata=metadata)
+    # Only as a spelling of Google's own issuer: not for another ISSUER, nor another profile.
+    for provider, issuer in (("google", ISSUER), ("generic", google)):
+        settings.IDP_LOGOUT = {**settings.IDP_LOGOUT, "PROVIDER": provider, "ISSUER": issuer}
+        with pytest.raises(InvalidToken):
+            validate_id_token(signed_id_token(fake_op, iss="accounts.google.com"), nonce="n",
+                              metadata=ProviderMetadata({"issuer": issuer,
+                                                         "jwks_uri": f"{ISSUER}/jwks"}))
 
 
 @pytest.mark.parametrize(("name", "hints"), [
@@ -166,3 +171,37 @@ def test_what_each_profile_revokes(settings: Any, name: str,
                                          expires_at=None))
         sent = [parse_qs(str(c.request.body))["token_type_hint"] for c in mock.calls]
     assert sent == hints
+
+
+def test_zitadel_logout_tokens_carry_the_project_audience_without_azp(
+        fake_op: FakeProvider, settings: Any) -> None:
+    """zitadel.md §5: logout tokens list the client and the project in aud, with no azp."""
+    from django_idp_logout.exceptions import InvalidToken
+    from django_idp_logout.tokens import validate_logout_token
+
+    from .test_provider_logout import logout_claims
+
+    client_id = settings.IDP_LOGOUT["CLIENT_ID"]
+    token = fake_op.sign(logout_claims(aud=[client_id, "243864426485212395"]))
+    settings.IDP_LOGOUT = {**settings.IDP_LOGOUT, "PROVIDER": "zitadel"}
+    assert validate_logout_token(token).sid == "sid-1"
+    with pytest.raises(InvalidToken):  # another client's logout token stays refused
+        validate_logout_token(fake_op.sign(logout_claims(aud=["another", "243864426485212395"])))
+    settings.IDP_LOGOUT = {**settings.IDP_LOGOUT, "PROVIDER": "generic"}
+    with pytest.raises(InvalidToken):
+        validate_logout_token(token)
+
+
+def test_issuer_set_to_the_template_itself_accepts_no_token(entra: Any, settings: Any) -> None:
+    """The {tenantid} rule is the multi-tenant ISSUER's only, for a profile that checks
+    tenants: ISSUER written as the template (discovery then "matches") is refused."""
+    from django_idp_logout.exceptions import InvalidToken
+
+    metadata = ProviderMetadata({"issuer": TEMPLATE, "jwks_uri":
+                                 "https://login.microsoftonline.com/common/discovery/v2.0/keys"})
+    token = entra_token(entra, tid=TENANT_A, iss=TEMPLATE.replace("{tenantid}", TENANT_A))
+    for provider, issuer in (("entra", TEMPLATE), ("generic", MULTI)):
+        settings.IDP_LOGOUT = {**settings.IDP_LOGOUT, "PROVIDER": provider, "ISSUER": issuer}
+        with pytest.raises(InvalidToken) as info:
+            validate_id_token(token, nonce="n", metadata=metadata)
+        assert info.value.code == "invalid_issuer"

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import responses
 from django.test import Client
 
 from django_idp_logout.conf import get_config
@@ -16,7 +17,7 @@ from django_idp_logout.discovery import ProviderMetadata
 from django_idp_logout.providers import BoundProvider, get_provider
 from django_idp_logout.providers.base import LogoutContext
 
-from .conftest import FakeProvider, start_login
+from .conftest import CLIENT_SECRET, FakeProvider, start_login
 
 pytestmark = pytest.mark.django_db
 
@@ -222,3 +223,35 @@ def test_google_logout_says_the_google_session_stays(fake_op: FakeProvider,
     assert b'href="/home/"' in response.content
     assert client.get("/home/").content == b"home anonymous"
     assert not [c for c in fake_op.mock.calls if "revoke" in c.request.url]
+
+
+def test_forced_post_is_not_sent_to_a_get_only_endpoint(settings: Any) -> None:
+    config, document, _, _ = VENDOR_GOLDEN["cognito"]
+    request = bound("cognito", settings, {**config, "LOGOUT_METHOD": "POST"},
+                    document).end_session_request(CONTEXT)
+    assert request is not None
+    assert request.method == "GET"
+
+
+def test_auth0_revocation_sends_client_id_in_the_form(settings: Any) -> None:
+    provider = bound("auth0", settings, {"ISSUER": "https://tenant.us.auth0.com/",
+                                         "CLIENT_SECRET": CLIENT_SECRET}, {})
+    with responses.RequestsMock() as mock:
+        mock.add(responses.POST, "https://tenant.us.auth0.com/oauth/revoke", status=200)
+        provider.revoke("https://tenant.us.auth0.com/oauth/revoke", token="rt",
+                        token_type_hint="refresh_token")
+        (call,) = mock.calls
+    assert parse_qs(str(call.request.body))["client_id"] == ["cid"]
+    assert call.request.headers["Authorization"].startswith("Basic ")
+
+
+@pytest.mark.parametrize(("name", "key"), [("google", "end_session_endpoint"),
+                                           ("entra", "revocation_endpoint")])
+def test_endpoints_override_what_a_vendor_does_not_have(settings: Any, name: str,
+                                                        key: str) -> None:
+    url = "https://idp.example.test/override"
+    provider = bound(name, settings, {"ISSUER": "https://idp.example.test",
+                                      "ENDPOINTS": {key: url}}, {key: url})
+    found = (provider.end_session_endpoint if key == "end_session_endpoint"
+             else provider.revocation_endpoint)
+    assert found == url

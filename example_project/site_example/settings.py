@@ -77,8 +77,9 @@ IDP_LOGOUT = {
     "CLIENT_SECRET": env("IDP_CLIENT_SECRET", "example-site-secret-for-the-demo-only-0123"),
     "SCOPES": env("IDP_SCOPES", "openid email profile"),
     "POST_LOGOUT_REDIRECT_URL": "/",
-    "REVOKE_TOKENS_ON_LOGOUT": env("IDP_REVOKE_TOKENS_ON_LOGOUT", "0") == "1",
 }
+if env("IDP_REVOKE_TOKENS_ON_LOGOUT", ""):  # unset: the profile's default
+    IDP_LOGOUT["REVOKE_TOKENS_ON_LOGOUT"] = env("IDP_REVOKE_TOKENS_ON_LOGOUT", "") == "1"
 if not IDP_LOGOUT["CLIENT_SECRET"]:
     del IDP_LOGOUT["CLIENT_SECRET"]  # a public client: PKCE only
 
