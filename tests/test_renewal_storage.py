@@ -263,3 +263,17 @@ def test_two_renewals_in_one_transaction(fake_op: FakeProvider,
     assert store.claim_once(renewal.LOCK_KIND, str(row().pk), 30)
 
 
+
+
+def test_renewal_on_every_session_engine(fake_op: FakeProvider, engine: str) -> None:
+    """Renewed once, stored, and the next request uses the new token without asking again —
+    whichever engine keeps the session (cookie sessions read the token from the server)."""
+    client = Client()
+    sign_in(fake_op, client)
+    assert client.get("/token/").content == b"token at-1"
+    expire(client)
+    refresh_response(fake_op, refresh_token="rt-2")
+    assert client.get("/token/").content == b"token at-2"
+    assert client.get("/token/").content == b"token at-2"
+    assert len(refresh_calls(fake_op)) == 1
+    assert row_tokens()["refresh_token"] == "rt-2"
