@@ -28,6 +28,9 @@ def get_access_token(request: HttpRequest) -> str:
     :class:`~django_idp_logout.exceptions.ProviderUnavailable` and the session goes on. Left
     uncaught, either becomes the right answer for the caller (see ``docs/tokens.rst``).
     """
-    from .flow.renewal import access_token  # no settings or network at import time
+    from .conf import using_provider  # no settings or network at import time
+    from .flow.renewal import access_token
+    from .session import request_provider
 
-    return access_token(request)
+    with using_provider(request_provider(request)):  # the provider the session signed in with
+        return access_token(request)

@@ -17,7 +17,8 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from .conf import get_config
+from . import routing
+from .conf import IdPConfig, get_config, provider_names
 from .errors import log_failure, new_reference
 from .exceptions import IdPLogoutError, ProviderUnavailable
 from .flow import end_sessions_for_frontchannel, end_sessions_for_token
@@ -92,6 +93,13 @@ def backchannel_logout(request: HttpRequest) -> HttpResponse:
     return no_store(HttpResponse(status=200))
 
 
+def _frame_ancestors(config: IdPConfig) -> tuple[str, ...]:
+    if config.frontchannel_frame_ancestors is not None:
+        return config.frontchannel_frame_ancestors
+    parts = urlsplit(config.issuer)
+    return (f"{parts.scheme}://{parts.netloc}",)
+
+
 @login_not_required
 @xframe_options_exempt
 @require_GET
@@ -102,9 +110,9 @@ def frontchannel_logout(request: HttpRequest) -> HttpResponse:
     mapping has for that ``(iss, sid)`` — so it works when the browser withholds this site's
     cookie from the iframe — and this browser's own session when its ``sid`` matches
     (compared in constant time). Anything else changes nothing. Embeddable only by the
-    provider's origin (``frame-ancestors``, for this view only).
+    provider's origin (``frame-ancestors``, for this view only; with several providers, the
+    origin of the one(s) with that ``iss``).
     """
-    config = get_config()
     iss, sid = request.GET.get("iss"), request.GET.get("sid")
     outcome = end_sessions_for_frontchannel(request, iss, sid)
     if outcome.ended:
@@ -112,10 +120,9 @@ def frontchannel_logout(request: HttpRequest) -> HttpResponse:
                                         sid=sid, user=outcome.user, sessions=outcome.sessions)
     response = render(request, "django_idp_logout/frontchannel.html",
                       {"ended": outcome.ended}, status=503 if outcome.database_error else 200)
-    ancestors = config.frontchannel_frame_ancestors
-    if ancestors is None:
-        parts = urlsplit(config.issuer)
-        ancestors = (f"{parts.scheme}://{parts.netloc}",)
+    ancestors: list[str] = []
+    for name in routing.providers_for_issuer(iss) or provider_names()[:1]:
+        ancestors += [a for a in _frame_ancestors(get_config(name)) if a not in ancestors]
     response["Content-Security-Policy"] = "frame-ancestors " + (" ".join(ancestors) or "'none'")
     response["Cache-Control"] = "no-cache, no-store"
     response["Pragma"] = "no-cache"

@@ -13,12 +13,22 @@ Precedence, written once here and in ``docs/configuration.rst``:
    keeps working);
 3. otherwise the default in :data:`DEFAULTS`, derived (with the keys' types and docs) from
    the one declaration of each key: the fields of :class:`IdPConfig` (module ``conf_keys``).
+
+Several providers: ``IDP_LOGOUT["PROVIDERS"] = {"<name>": {<keys>}, …}``. Each provider's
+keys win over the keys outside ``PROVIDERS`` (shared defaults), which win over the two levels
+above. The flat form is one provider named ``default``. Which provider a request works with is
+*activated* like a language (:func:`using_provider`): the views activate the one a request
+names (``login/?provider=``, ``callback/<name>/``, a logout token's ``iss``) and the middleware
+the one the session signed in with; :func:`get_config` without a name returns the active one.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
@@ -45,20 +55,84 @@ __all__ = [
     "ASYMMETRIC_ALGORITHMS", "DEFAULTS", "DEFAULT_ALGORITHMS", "ENDPOINT_KEYS", "HMAC_ALGORITHMS",
     "KEY_TYPES", "LOGOUT_METHODS", "NOT_INSTALLED_ID", "NOT_INSTALLED_MESSAGE", "OIDC_FALLBACKS",
     "OIDC_IGNORED", "SETTINGS", "SUPPORTED_ALGORITHMS", "TOKEN_AUTH_METHODS", "IdPConfig",
-    "Setting", "effective_settings", "get_config", "is_number", "parse_scopes", "parse_timeout",
-    "require_installed", "reset_config", "user_settings",
+    "Setting", "active_provider", "effective_settings", "get_config", "is_number",
+    "parse_scopes", "parse_timeout", "provider_names", "require_installed", "reset_config",
+    "user_settings", "uses_provider_list", "using_provider",
 ]
 
+#: The key that holds several providers, and the name of the flat form's one provider.
+PROVIDERS_KEY = "PROVIDERS"
+DEFAULT_NAME = "default"
+#: Keys that only make sense once per site (one shared store for states and claims).
+SITE_WIDE_KEYS = frozenset({"CACHE_ALIAS"})
+#: A provider's name: it appears in ``callback/<name>/`` and in the session.
+PROVIDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
-def user_settings() -> dict[str, Any]:
-    """The integrator's ``IDP_LOGOUT`` dict (empty when unset or not a dict)."""
+_ACTIVE: contextvars.ContextVar[str | Callable[[], str | None] | None] = (
+    contextvars.ContextVar("idp_logout_provider", default=None))
+
+
+def _site_settings() -> dict[str, Any]:
     value = getattr(settings, "IDP_LOGOUT", None)
     return dict(value) if isinstance(value, Mapping) else {}
 
 
-def effective_settings() -> dict[str, Any]:
-    """Merge defaults, mozilla-django-oidc fallbacks and ``IDP_LOGOUT`` (in rising order)."""
-    ours = user_settings()
+def uses_provider_list() -> bool:
+    """``True`` when ``IDP_LOGOUT`` has ``PROVIDERS`` (each provider gets ``callback/<name>/``)."""
+    return isinstance(_site_settings().get(PROVIDERS_KEY), Mapping)
+
+
+def _provider_list() -> dict[str, Mapping[str, Any]]:
+    value = _site_settings().get(PROVIDERS_KEY)
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(k): v for k, v in value.items() if isinstance(v, Mapping)}
+
+
+@functools.lru_cache(maxsize=1)
+def provider_names() -> tuple[str, ...]:
+    """The configured providers, in settings order; the first is the default (used where
+    nothing names one, e.g. by management commands). Never empty."""
+    return tuple(_provider_list()) or (DEFAULT_NAME,)
+
+
+def user_settings(name: str | None = None) -> dict[str, Any]:
+    """The integrator's keys for one provider (default: the active one): the keys outside
+    ``PROVIDERS`` overlaid with that provider's own; empty when ``IDP_LOGOUT`` is unset."""
+    ours = {k: v for k, v in _site_settings().items() if k != PROVIDERS_KEY}
+    own = _provider_list().get(name or active_provider())
+    return {**ours, **own} if own is not None else ours
+
+
+def active_provider() -> str:
+    """The provider this request works with (:func:`using_provider`); else the default."""
+    names = provider_names()
+    if len(names) == 1:
+        return names[0]  # the common case: the session is not even looked at
+    value = _ACTIVE.get()
+    if callable(value):
+        value = value()
+    return value if value in names else names[0]
+
+
+@contextmanager
+def using_provider(name: str | Callable[[], str | None] | None) -> Iterator[None]:
+    """Make ``name`` (or what a callable returns when first needed) the active provider.
+
+    An unknown name activates the default; callers check names from requests with
+    :func:`provider_names` first.
+    """
+    token = _ACTIVE.set(name)
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+def effective_settings(name: str | None = None) -> dict[str, Any]:
+    """Merge defaults, mozilla-django-oidc fallbacks and ``IDP_LOGOUT`` (in rising order)
+    for one provider (default: the active one)."""
+    ours = user_settings(name)
     merged: dict[str, Any] = {key: ours.get(key, default) for key, default in DEFAULTS.items()}
     endpoints = dict(merged["ENDPOINTS"]) if isinstance(merged["ENDPOINTS"], Mapping) else {}
     for oidc_name, (key, convert) in OIDC_FALLBACKS.items():
@@ -100,20 +174,26 @@ def _typed(key: Setting, value: Any) -> Any:
     return str(value)
 
 
-@functools.lru_cache(maxsize=1)
-def get_config() -> IdPConfig:
-    """Return the effective configuration, one typed field per key of :data:`SETTINGS`.
+def get_config(name: str | None = None) -> IdPConfig:
+    """Return the effective configuration of provider ``name`` (default: the active one,
+    :func:`active_provider`), one typed field per key of :data:`SETTINGS`.
 
     Does not validate: the system checks (:mod:`django_idp_logout.checks`) report mistakes at
     start-up with ids and hints, so runtime code can assume a configuration that passed them.
     """
-    s = effective_settings()
+    return _build(name if name in provider_names() else active_provider())
+
+
+@functools.lru_cache(maxsize=64)
+def _build(name: str) -> IdPConfig:
+    s = effective_settings(name)
     # An empty secret means a public client; the identifiers are strings even when missing.
     # TIMEOUT None (or unusable) is the default, never "no timeout".
     s = {**s, "CLIENT_SECRET": s["CLIENT_SECRET"] or None,
          "ISSUER": s["ISSUER"] or "", "CLIENT_ID": s["CLIENT_ID"] or "",
          "TIMEOUT": parse_timeout(s["TIMEOUT"])}
-    return IdPConfig(**{key.attr: _typed(key, s[key.name]) for key in SETTINGS}, raw=s)
+    return IdPConfig(**{key.attr: _typed(key, s[key.name]) for key in SETTINGS}, raw=s,
+                     name=name)
 
 
 def reset_config(*, setting: str, **kwargs: Any) -> None:
@@ -121,7 +201,8 @@ def reset_config(*, setting: str, **kwargs: Any) -> None:
     if setting == "IDP_LOGOUT" or setting in OIDC_FALLBACKS or setting in {
         "LOGIN_REDIRECT_URL", "LOGOUT_REDIRECT_URL", "CACHES",
     }:
-        get_config.cache_clear()
+        _build.cache_clear()
+        provider_names.cache_clear()
 
 
 #: Check id for "the app is not in INSTALLED_APPS" (raised at request time, reported by the

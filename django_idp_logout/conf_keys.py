@@ -237,8 +237,15 @@ class IdPConfig:
     frontchannel_frame_ancestors: tuple[str, ...] | None = field(metadata=setting(
         None, list, tuple, None, doc="""
         Origins allowed to embed ``frontchannel-logout/``. Unset: the issuer's origin."""))
+    display_name: str | None = field(metadata=setting(None, str, None, section="Several providers",
+                                                      doc="""
+        The provider's name on the sign-in chooser (``login/`` with several ``PROVIDERS``) and
+        on the "signed out" page. Unset: the profile's vendor name (e.g. "Keycloak"), or the
+        provider's key in ``PROVIDERS``."""))
     #: The merged settings the fields were built from (``effective_settings``, normalised).
     raw: Mapping[str, Any] = field(repr=False, compare=False)
+    #: The provider's key in ``PROVIDERS`` (``"default"`` for the single-provider form).
+    name: str = "default"
 
     @property
     def is_public_client(self) -> bool:

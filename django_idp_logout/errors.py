@@ -59,6 +59,9 @@ EXPLANATIONS: dict[str, Explanation] = {
     "authorize:invalid_issuer": Explanation(_FAILED, _(
         "The answer did not come from the expected sign-in service, so it was ignored. "
         "Please start again.")),
+    "wrong_provider": Explanation(_FAILED, _(
+        "The answer came back to another sign-in service's address, so it was ignored. "
+        "Please start again.")),
     "login_refused": Explanation(_("You cannot sign in here"), _(
         "Your account was recognised, but it is not allowed to use this site. Contact the "
         "site's administrators if you think this is a mistake."), retry=False),

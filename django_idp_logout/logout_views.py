@@ -19,7 +19,7 @@ from .conf import IdPConfig, get_config
 from .errors import sanitize
 from .flow import MAX_PARAM_LENGTH, complete_sign_out, local_logout, sign_out
 from .logout_request import end_session_response
-from .providers import provider_class
+from .providers import display_name, provider_class
 from .view_helpers import login_not_required, no_referrer, post_logout_redirect_uri, safe_next_url
 
 logger = logging.getLogger("django_idp_logout")
@@ -63,7 +63,7 @@ def logout(request: HttpRequest) -> HttpResponse:
         if signed_in_at_provider and profile.keeps_provider_session:
             # No end-session endpoint (Google): say that the provider's session stays.
             response = render(request, "django_idp_logout/logged_out_here.html",
-                              {"next": next_url, "provider_name": profile.display_name})
+                              {"next": next_url, "provider_name": display_name(config)})
             response["Content-Security-Policy"] = "frame-ancestors 'none'"
             return with_clear_site_data(response, config)
         return with_clear_site_data(HttpResponseRedirect(next_url), config)

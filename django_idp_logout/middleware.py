@@ -35,7 +35,7 @@ from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.utils.functional import SimpleLazyObject
 
-from .conf import get_config, require_installed
+from .conf import get_config, require_installed, using_provider
 
 logger = logging.getLogger("django_idp_logout")
 
@@ -67,19 +67,33 @@ class IdPSessionMiddleware:
         if self.async_mode:
             return self.__acall__(request)
         self.attach(request)
-        if self.enforce_revocations:
-            self.end_if_revoked(request)
-        response = cast(HttpResponseBase, self.get_response(request))
+        with using_provider(self.session_provider(request)):
+            if self.enforce_revocations:
+                self.end_if_revoked(request)
+            response = cast(HttpResponseBase, self.get_response(request))
         self.after_response(request)
         return response
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         self.attach(request)
-        if self.enforce_revocations:
-            await sync_to_async(self.end_if_revoked)(request)
-        response = await cast(Awaitable[HttpResponseBase], self.get_response(request))
+        with using_provider(self.session_provider(request)):
+            if self.enforce_revocations:
+                await sync_to_async(self.end_if_revoked)(request)
+            response = await cast(Awaitable[HttpResponseBase], self.get_response(request))
         await sync_to_async(self.after_response)(request)
         return response
+
+    def session_provider(self, request: HttpRequest) -> Callable[[], str | None]:
+        """With several providers, the request works with the one its session signed in
+        with (``get_config()`` without a name): read from the session when first needed,
+        then remembered for the request (a logout flushes the session half way)."""
+        found: list[str | None] = []
+
+        def resolve() -> str | None:
+            if not found:
+                found.append(self.session.request_provider(request))
+            return found[0]
+        return resolve
 
     def after_response(self, request: HttpRequest) -> None:
         """The view and its transaction are over: follow a key cycle, and give back the

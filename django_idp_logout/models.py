@@ -52,6 +52,8 @@ class OIDCSession(models.Model):
     its tokens with it.
     """
 
+    #: The provider's key in ``IDP_LOGOUT["PROVIDERS"]`` (``"default"``: the flat form).
+    provider = models.CharField(_("provider"), max_length=64, default="default")
     issuer = models.CharField(_("issuer"), max_length=255)
     subject = models.CharField(_("subject"), max_length=255)
     sid = models.CharField(_("provider session id"), max_length=255, blank=True, default="")

@@ -34,6 +34,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from . import token_store
+from .conf import DEFAULT_NAME, active_provider, provider_names
 from .models import OIDCSession
 
 if TYPE_CHECKING:
@@ -61,6 +62,8 @@ class IdPSession:
     signed_in_at: float = 0.0
     #: Random id of this sign-in (cookie sessions: the key of its local-logout marker).
     rid: str = ""
+    #: The provider it signed in with: its key in ``PROVIDERS`` (``"default"``: flat form).
+    provider: str = DEFAULT_NAME
 
 
 def session_store_class() -> type[SessionBase]:
@@ -91,6 +94,7 @@ def store(request: HttpRequest, id_token: IDToken, tokens: TokenResponse, *,
         access_token=tokens.access_token, refresh_token=tokens.refresh_token,
         id_token=id_token.raw, expires_in=tokens.expires_in, version=0, now=now)
     data: dict[str, Any] = {
+        "provider": active_provider(),
         "iss": id_token.issuer,
         "sub": id_token.subject,
         "sid": id_token.sid,
@@ -122,8 +126,9 @@ def record(request: HttpRequest, id_token: IDToken,
     key = request.session.session_key if server_side else None
     user = request.user if request.user.is_authenticated else None
     row = OIDCSession.objects.create(
-        issuer=id_token.issuer, subject=id_token.subject, sid=id_token.sid or "",
-        session_key=key or "", user=user, expires=request.session.get_expiry_date(),
+        provider=active_provider(), issuer=id_token.issuer, subject=id_token.subject,
+        sid=id_token.sid or "", session_key=key or "", user=user,
+        expires=request.session.get_expiry_date(),
         tokens=token_store.encode(tokens) if tokens else "")
     return row.pk, key
 
@@ -132,6 +137,21 @@ def raw(request: HttpRequest) -> dict[str, Any] | None:
     """This request's provider session data as stored (``None``: not an OIDC sign-in)."""
     data = request.session.get(SESSION_KEY) if hasattr(request, "session") else None
     return data if isinstance(data, dict) else None
+
+
+def provider_of(data: Mapping[str, Any] | None) -> str:
+    """The provider a session's data says it signed in with; the default provider for data
+    written before ``PROVIDERS`` existed (a name no longer configured is returned as is:
+    callers treat it as gone)."""
+    name = data.get("provider") if data is not None else None
+    return name if isinstance(name, str) and name else provider_names()[0]
+
+
+def request_provider(request: HttpRequest) -> str | None:
+    """The provider of this request's session, for :func:`conf.using_provider` (``None``:
+    not an OIDC sign-in)."""
+    data = raw(request)
+    return provider_of(data) if data is not None else None
 
 
 def load(request: HttpRequest) -> IdPSession | None:
@@ -145,7 +165,7 @@ def load(request: HttpRequest) -> IdPSession | None:
             claims=dict(data.get("claims") or {}), id_token=data.get("id_token"),
             access_token=data.get("access_token"), expires_at=data.get("expires_at"),
             signed_in_at=float(data.get("signed_in_at", 0)),
-            rid=str(data.get("rid") or ""),
+            rid=str(data.get("rid") or ""), provider=provider_of(data),
         )
     except (KeyError, TypeError, ValueError):
         return None

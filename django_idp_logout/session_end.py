@@ -74,8 +74,10 @@ def end_stored(session_key: str | None, data: Mapping[str, Any]) -> None:
 # --- provider-initiated logout ----------------------------------------------------------------
 
 
-def _marker(kind: str, issuer: str, value: str) -> str:
-    return f"revoked-{kind}:{issuer}\0{value}"
+def _marker(kind: str, issuer: str, value: str, provider: str = "default") -> str:
+    # The flat form's provider ("default") keeps the markers it had before PROVIDERS.
+    scope = issuer if provider == "default" else f"{provider}\0{issuer}"
+    return f"revoked-{kind}:{scope}\0{value}"
 
 
 def _as_datetime(timestamp: float) -> datetime:
@@ -84,17 +86,20 @@ def _as_datetime(timestamp: float) -> datetime:
 
 
 def end_sessions(issuer: str, *, sid: str | None, subject: str | None,
-                 issued_at: float | None = None) -> list[Any]:
+                 issued_at: float | None = None, provider: str = "default") -> list[Any]:
     """End every session matching a logout request: by ``sid`` (and ``sub`` when both are
     given) that one session, by ``sub`` alone every session of that user at that issuer that
     started before ``issued_at`` (the logout token's ``iat``: a sign-in after the logout the
     token announces is a new session, Back-Channel Logout 1.0 §2.7).
 
+    Only sessions signed in with ``provider`` (the one whose keys validated the request):
+    a logout from one provider never ends another's sessions, even at the same issuer.
+
     Returns the ids of the local users whose sessions ended (one per session). Raises
     :class:`~django.db.DatabaseError` when they could not be ended, so the caller can answer
     503 and the provider retry.
     """
-    rows = OIDCSession.objects.filter(issuer=issuer)
+    rows = OIDCSession.objects.filter(issuer=issuer, provider=provider)
     if sid:
         rows = rows.filter(sid=sid)
     if subject:
@@ -111,12 +116,12 @@ def end_sessions(issuer: str, *, sid: str | None, subject: str | None,
         else:
             markers = {}
             if sid:
-                markers[_marker("sid", issuer, sid)] = time.time()
+                markers[_marker("sid", issuer, sid, provider)] = time.time()
             elif subject:
                 # Like the rows above: sessions started before the token (or before now,
                 # whichever is earlier) end; a sign-in after this logout is a new session.
                 now = time.time()
-                markers[_marker("sub", issuer, subject)] = (
+                markers[_marker("sub", issuer, subject, provider)] = (
                     now if issued_at is None else min(now, issued_at + 1))
             shared_store.set_markers(markers, settings.SESSION_COOKIE_AGE)
         rows.delete()  # one DELETE by the same indexed filter, however many sessions
@@ -140,9 +145,9 @@ def _delete_sessions(rows: QuerySet[OIDCSession], keys: list[str]) -> None:
 
 def is_revoked(data: IdPSession) -> bool:
     """Has a logout (back-channel, front-channel or local) ended this cookie session?"""
-    keys = [_marker("sub", data.issuer, data.subject)]
+    keys = [_marker("sub", data.issuer, data.subject, data.provider)]
     if data.sid:
-        keys.append(_marker("sid", data.issuer, data.sid))
+        keys.append(_marker("sid", data.issuer, data.sid, data.provider))
     if data.rid:
         keys.append(_marker("rid", "", data.rid))
     revoked_at = shared_store.get_markers(keys).values()

@@ -25,7 +25,7 @@ from django.http import HttpRequest
 
 from . import store
 from .conf import IdPConfig, get_config
-from .exceptions import LoginExpired
+from .exceptions import InvalidCallback, LoginExpired
 
 ATTEMPTS_KEY = "_idp_logout_attempts"
 #: ``{state digest: next}`` of attempts that signed this session in (double-submit detection).
@@ -42,6 +42,8 @@ class Attempt:
     created: float
     #: A ``prompt=none`` session check (``SESSION_CHECK_INTERVAL``), not a sign-in.
     silent: bool = False
+    #: The provider it was sent to (its key in ``PROVIDERS``): only its callback completes it.
+    provider: str = "default"
 
 
 def new_secret() -> str:
@@ -73,6 +75,11 @@ class AttemptUnavailable(LoginExpired):
         self.next_url = next_url
 
 
+class WrongProvider(InvalidCallback):
+    """An authorization response at one provider's callback for an attempt sent to another:
+    a mix-up attack, or a redirect URI registered at the wrong provider."""
+
+
 class PendingAttempts:
     """The sign-in attempts pending in one browser session.
 
@@ -93,20 +100,24 @@ class PendingAttempts:
         """A new attempt, stored; expired ones and the oldest past the cap are dropped."""
         now, ttl = time.time(), self.config.login_attempt_ttl
         attempt = Attempt(state=new_secret(), nonce=new_secret(), code_verifier=new_secret(),
-                          next_url=next_url, created=now, silent=silent)
+                          next_url=next_url, created=now, silent=silent,
+                          provider=self.config.name)
         pending = {state: data for state, data in self._pending().items()
                    if isinstance(data, dict) and now - float(data.get("created", 0)) < ttl}
         pending[attempt.state] = {"nonce": attempt.nonce, "code_verifier": attempt.code_verifier,
-                                  "next": next_url, "created": now, "silent": silent}
+                                  "next": next_url, "created": now, "silent": silent,
+                                  "provider": attempt.provider}
         while len(pending) > max(self.config.max_pending_logins, 1):
             oldest = min(pending, key=lambda s: float(pending[s].get("created", 0)))
             del pending[oldest]
         self.session[ATTEMPTS_KEY] = pending
         return attempt
 
-    def take(self, state: str) -> Attempt:
+    def take(self, state: str, provider: str | None = None) -> Attempt:
         """The attempt for ``state``, now used up; :class:`AttemptUnavailable` otherwise.
 
+        ``provider``: the provider whose redirect URI the response arrived at; an attempt sent
+        to another provider is refused without being used (mix-up defence, RFC 9700 §4.4).
         The claim is atomic across processes (:func:`store.claim_once`): of two concurrent
         callbacks with one ``state``, exactly one gets the attempt. The loser does not write
         the session (the winner may be cycling its key). ``DatabaseError`` propagates.
@@ -114,6 +125,10 @@ class PendingAttempts:
         attempt = self._find(state)
         if attempt is None:
             raise AttemptUnavailable("state unknown, expired or missing")
+        if provider is not None and attempt.provider != provider:
+            raise WrongProvider(
+                f"the response arrived at provider {provider!r}'s redirect URI for an attempt "
+                f"sent to {attempt.provider!r}", code="wrong_provider")
         if not store.claim_once("state", attempt.state, self.config.login_attempt_ttl,
                                 config=self.config):
             raise AttemptUnavailable("state already used", attempt.next_url)
@@ -121,6 +136,11 @@ class PendingAttempts:
         pending.pop(attempt.state, None)
         self.session[ATTEMPTS_KEY] = pending
         return attempt
+
+    def provider_of(self, state: str) -> str | None:
+        """The provider the pending attempt for ``state`` was sent to (nothing is used up)."""
+        attempt = self._find(state[:2048])
+        return attempt.provider if attempt is not None else None
 
     def _find(self, state: str) -> Attempt | None:
         """The pending, unexpired attempt for ``state``, compared in constant time."""
@@ -136,7 +156,8 @@ class PendingAttempts:
             attempt = Attempt(state=candidate, nonce=str(data["nonce"]),
                               code_verifier=str(data["code_verifier"]),
                               next_url=str(data["next"]), created=float(data["created"]),
-                              silent=data.get("silent") is True)
+                              silent=data.get("silent") is True,
+                              provider=str(data.get("provider") or "default"))
         except (KeyError, TypeError, ValueError):
             return None
         if time.time() - attempt.created >= self.config.login_attempt_ttl:

@@ -41,6 +41,8 @@ if apps.is_installed("django_idp_logout"):
     urlpatterns = [
         path("login/", views.login, name="login"),
         path("callback/", views.callback, name="callback"),
+        # Several PROVIDERS: each has its own redirect URI (mix-up defence, RFC 9700 §4.4).
+        path("callback/<slug:provider>/", views.callback, name="callback"),
         path("logout/", views.logout, name="logout"),
         path("logout/complete/", views.logout_complete, name="logout_complete"),
         path("backchannel-logout/", views.backchannel_logout, name="backchannel_logout"),

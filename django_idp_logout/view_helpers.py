@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from .conf import IdPConfig, get_config
+from .conf import IdPConfig, get_config, uses_provider_list
 from .exceptions import ConfigurationError
 from .flow import MAX_PARAM_LENGTH
 
@@ -63,10 +63,10 @@ def require_middleware(request: HttpRequest) -> None:
             "(`manage.py check` reports this as django_idp_logout.E009).")
 
 
-def app_reverse(name: str) -> str:
+def app_reverse(name: str, **kwargs: str) -> str:
     """``reverse("idp_logout:<name>")`` with a fix-naming error when the URLs are missing."""
     try:
-        return reverse(f"idp_logout:{name}")
+        return reverse(f"idp_logout:{name}", kwargs=kwargs or None)
     except NoReverseMatch:
         raise configuration_error(
             f"the URL name 'idp_logout:{name}' cannot be reversed: add "
@@ -87,8 +87,12 @@ def safe_next_url(request: HttpRequest, candidate: Any, default: str) -> str:
 
 def callback_uri(request: HttpRequest, config: IdPConfig) -> str:
     """The ``redirect_uri`` sent to the provider: ``REDIRECT_URI``, else this site's
-    ``callback/`` as an absolute URL."""
-    return config.redirect_uri or request.build_absolute_uri(app_reverse("callback"))
+    ``callback/`` (several ``PROVIDERS``: ``callback/<name>/``) as an absolute URL."""
+    if config.redirect_uri:
+        return config.redirect_uri
+    path = (app_reverse("callback", provider=config.name) if uses_provider_list()
+            else app_reverse("callback"))
+    return request.build_absolute_uri(path)
 
 
 def post_logout_redirect_uri(request: HttpRequest, config: IdPConfig) -> str:

@@ -38,9 +38,10 @@ def test_idp_logout_wins_over_mozilla_settings(settings: Any) -> None:
 
 
 def test_each_key_is_declared_once_on_the_typed_config() -> None:
-    """``IdPConfig``'s fields are the declaration: every field but ``raw`` is a key, and the
-    defaults and the checks' types are read from it."""
-    declared = [f.name for f in fields(IdPConfig) if f.name != "raw"]
+    """``IdPConfig``'s fields are the declaration: every field but ``raw`` and ``name`` (the
+    provider's key in ``PROVIDERS``) is a key, and the defaults and the checks' types are read
+    from it."""
+    declared = [f.name for f in fields(IdPConfig) if f.name not in {"raw", "name"}]
     assert [key.attr for key in SETTINGS] == declared
     assert list(DEFAULTS) == list(KEY_TYPES) == [name.upper() for name in declared]
     for key in SETTINGS:

@@ -86,7 +86,8 @@ def test_middleware_import_chain_is_django_and_storage() -> None:
     assert not {m.split(".")[0] for m in app if m} & NETWORK_OR_TOKENS, app
     assert external <= {"__future__", "django", "asgiref", "collections", "dataclasses",
                         "datetime", "functools", "hashlib", "importlib", "json", "logging",
-                        "re", "secrets", "time", "typing", "contextlib", "inspect"}, external
+                        "re", "secrets", "time", "typing", "contextlib", "inspect",
+                        "contextvars"}, external
 
 
 def test_the_checker_sees_the_network_layer() -> None:

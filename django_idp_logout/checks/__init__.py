@@ -22,11 +22,18 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, register
 
-from ..conf import effective_settings, user_settings
+from ..conf import (
+    PROVIDERS_KEY,
+    effective_settings,
+    provider_names,
+    user_settings,
+    using_provider,
+)
 from .cache import check_cache
 from .common import check_id
 from .compat import check_fallback_values, check_mozilla_settings
 from .endpoints import check_end_session, check_provider_urls
+from .providers import check_provider_list, relabel, unique
 from .values import (
     check_algorithms,
     check_client_auth,
@@ -47,7 +54,7 @@ __all__ = ["CHECK_IDS", "check_settings", "check_urls", "check_wiring"]
 CHECK_IDS = (
     "E001", "E002", "E003", "E004", "E005", "E006", "E007", "E008", "E009", "E010", "E011",
     "E012", "E013", "E014", "E015", "E016", "E017", "E018", "E019", "E020", "E021", "E022",
-    "E023", "E024", "E025", "E026", "E027", "E028",
+    "E023", "E024", "E025", "E026", "E027", "E028", "E029", "E031",
     "W001", "W002", "W003", "W005", "W006", "W007", "W008", "W009", "W010", "W011",
 )
 
@@ -64,13 +71,33 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None,
         return [Error(f"IDP_LOGOUT must be a dict, not {type(raw).__name__}.",
                       hint='Write it as IDP_LOGOUT = {"ISSUER": "https://…", "CLIENT_ID": "…", '
                            "…}.", id=check_id("E016"))]
-    ours = user_settings()
-    errors = check_unknown_keys(ours)
+    shared = {k: v for k, v in raw.items() if k != PROVIDERS_KEY}
+    errors = check_unknown_keys(shared)
+    if PROVIDERS_KEY in raw:
+        listed = check_provider_list(raw[PROVIDERS_KEY])
+        if listed:
+            return errors + listed  # the providers cannot be told apart
     unusable = check_fallback_values()
     if unusable:
         return errors + unusable  # effective_settings() could not merge them
-    merged = effective_settings()
-    errors += check_required(merged)
+    errors += check_mozilla_settings(shared)
+    errors += check_session_engine()
+    if PROVIDERS_KEY not in raw:
+        return errors + _check_provider(None)
+    for name in provider_names():
+        own = dict(raw[PROVIDERS_KEY][name])
+        errors += relabel(check_unknown_keys(own) + _check_provider(name), name, own, shared)
+    return unique(errors)
+
+
+def _check_provider(name: str | None) -> list[CheckMessage]:
+    """One provider's merged settings: what each provider must get right on its own."""
+    with using_provider(name):
+        return _check_merged(user_settings(name), effective_settings(name))
+
+
+def _check_merged(ours: dict[str, Any], merged: dict[str, Any]) -> list[CheckMessage]:
+    errors = check_required(merged)
     errors += check_types(ours, merged)
     if any(e.id == check_id("E004") for e in errors):
         return errors  # the checks below assume the types are right
@@ -80,8 +107,6 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None,
     errors += check_client_auth(merged)
     errors += check_cache(merged)
     errors += check_numbers(merged)
-    errors += check_mozilla_settings(ours)
-    errors += check_session_engine()
     errors += check_logout(merged)
     errors += check_end_session(merged)
     return errors

@@ -15,9 +15,9 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
 
+from .. import routing, session_end, store
 from .. import session as idp_session
-from .. import session_end, store
-from ..conf import get_config
+from ..conf import get_config, using_provider
 from ..exceptions import InvalidToken
 from ..tokens import jti_claim_ttl, validate_logout_token
 from .signout import local_logout
@@ -46,11 +46,29 @@ def end_sessions_for_token(raw: str) -> EndedSessions:
     :class:`~django_idp_logout.exceptions.ProviderUnavailable` (keys unavailable),
     :class:`~django_idp_logout.exceptions.InvalidToken` (invalid, or ``replayed_token``) and
     :class:`~django.db.DatabaseError` (the sessions could not be ended).
+
+    With several providers, the token is validated with each provider that may have issued
+    it (:func:`routing.logout_token_candidates`; one, unless several share an issuer) until
+    one accepts it; it ends only that provider's sessions.
     """
+    refused: InvalidToken | None = None
+    for name in routing.logout_token_candidates(raw):
+        with using_provider(name):
+            try:
+                return _end_sessions_for_token(raw)
+            except InvalidToken as exc:
+                if exc.code == "replayed_token":
+                    raise
+                refused = refused or exc
+    assert refused is not None  # there is always a candidate
+    raise refused
+
+
+def _end_sessions_for_token(raw: str) -> EndedSessions:
     config = get_config()
     token = validate_logout_token(raw)
     user_ids = session_end.end_sessions(token.issuer, sid=token.sid, subject=token.subject,
-                                        issued_at=token.iat)
+                                        issued_at=token.iat, provider=config.name)
     if not store.claim_once("jti", f"{token.issuer}\0{token.jti}", jti_claim_ttl(config),
                             config=config):
         raise InvalidToken("the logout token was sent again (its sessions are ended)",
@@ -77,27 +95,31 @@ class FrontchannelOutcome:
 
 def end_sessions_for_frontchannel(request: HttpRequest, iss: str | None,
                                   sid: str | None) -> FrontchannelOutcome:
-    """End the sessions of ``(iss, sid)``: only for the configured issuer and a plausible
-    ``sid``; this browser's own session too when its ``sid`` matches (constant time).
-    Anything else changes nothing."""
-    config = get_config()
-    if iss != config.issuer or not isinstance(sid, str) or not 0 < len(sid) <= MAX_SID_LENGTH:
-        logger.info("stage=frontchannel provider=%s request without this provider's iss and "
-                    "a sid; nothing changed", config.provider)
+    """End the sessions of ``(iss, sid)``: only for a configured issuer and a plausible
+    ``sid`` (with several providers, the sessions of the providers with that ``ISSUER``);
+    this browser's own session too when its ``sid`` matches (constant time). Anything else
+    changes nothing."""
+    names = routing.providers_for_issuer(iss)
+    if not names or not isinstance(sid, str) or not 0 < len(sid) <= MAX_SID_LENGTH:
+        logger.info("stage=frontchannel request without a configured provider's iss and a "
+                    "sid; nothing changed")
         return FrontchannelOutcome()
+    assert isinstance(iss, str)
     data = idp_session.load(request)
-    own = (data is not None and data.issuer == iss and bool(data.sid)
-           and constant_time_compare(sid, data.sid or ""))
+    own = (data is not None and data.issuer == iss and data.provider in names
+           and bool(data.sid) and constant_time_compare(sid, data.sid or ""))
     user = request.user if own else None
     sessions, database_error = 0, False
     try:
-        sessions = len(session_end.end_sessions(iss, sid=sid, subject=None))
+        for name in names:
+            sessions += len(session_end.end_sessions(iss, sid=sid, subject=None, provider=name))
     except Exception:  # the database or a cache backend: this browser still signs out
         logger.exception("stage=frontchannel could not end the sessions")
         database_error = True
     if own:
-        local_logout(request)
+        with using_provider(data.provider if data is not None else None):
+            local_logout(request)
     if not sessions and not own:
         logger.info("stage=frontchannel provider=%s request matched no session; nothing "
-                    "changed", config.provider)
+                    "changed", ",".join(get_config(n).provider for n in names))
     return FrontchannelOutcome(sessions=sessions, user=user, database_error=database_error)

@@ -22,7 +22,7 @@ from ..conf import IdPConfig, get_config
 from ..discovery import ProviderMetadata
 from ..exceptions import AuthorizationError, IdPLogoutError, InvalidCallback, LoginRefused
 from ..providers import BoundProvider, get_provider
-from ..state import Attempt, AttemptUnavailable, PendingAttempts
+from ..state import Attempt, AttemptUnavailable, PendingAttempts, WrongProvider
 from ..tokens import IDToken, validate_id_token
 
 logger = logging.getLogger("django_idp_logout")
@@ -71,15 +71,21 @@ def begin_sign_in(request: HttpRequest, *, next_url: str, redirect_uri: str,
 
 
 def complete_sign_in(request: HttpRequest, params: Mapping[str, str], *,
-                     redirect_uri: str) -> SignInOutcome:
-    """Finish a sign-in from the callback's query ``params``. Never raises for a bad request,
-    a provider failure or a database error: those come back as ``SignInOutcome.error``.
-    See ``docs/login.rst`` for each step and why it is there."""
+                     redirect_uri: str, provider: str | None = None) -> SignInOutcome:
+    """Finish a sign-in from the callback's query ``params``, with the active provider.
+    Never raises for a bad request, a provider failure or a database error: those come back
+    as ``SignInOutcome.error``. See ``docs/login.rst`` for each step and why it is there.
+
+    ``provider``: the provider whose redirect URI the response arrived at; an attempt sent to
+    another one is refused (``wrong_provider``, mix-up defence) before any token request.
+    """
     config = get_config()
     attempts = PendingAttempts(request, config)
     state = params.get("state", "")
     try:
-        attempt = attempts.take(state if len(state) <= MAX_PARAM_LENGTH else "")
+        attempt = attempts.take(state if len(state) <= MAX_PARAM_LENGTH else "", provider)
+    except WrongProvider as exc:
+        return SignInOutcome(error=exc)
     except AttemptUnavailable as exc:
         done = attempts.completed_next_url(state) if state else None
         if done is not None and request.user.is_authenticated:

@@ -51,10 +51,24 @@ def provider_class(name: str) -> type[Provider]:
                              f"{', '.join(sorted(REGISTRY))} nor a dotted path")
 
 
+def display_name(config: IdPConfig) -> str:
+    """What users see for a provider: ``DISPLAY_NAME``, else its profile's vendor name, else
+    (generic profile) its key in ``PROVIDERS``."""
+    if config.display_name:
+        return config.display_name
+    try:
+        profile = provider_class(config.provider)
+    except ConfigurationError:
+        profile = None
+    if profile is not None and profile.display_name != Provider.display_name:
+        return str(profile.display_name)
+    return config.name if config.name != "default" else str(Provider.display_name)
+
+
 def get_provider(config: IdPConfig | None = None) -> Provider:
     config = config or get_config()
     return provider_class(config.provider)(config)
 
 
 __all__ = ["REGISTRY", "BoundProvider", "EndSessionRequest", "LogoutContext", "Provider",
-           "get_provider", "provider_class"]
+           "display_name", "get_provider", "provider_class"]
