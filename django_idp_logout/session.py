@@ -133,10 +133,13 @@ def record(request: HttpRequest, id_token: IDToken,
     return row.pk, key
 
 
-def raw(request: HttpRequest) -> dict[str, Any] | None:
-    """This request's provider session data as stored (``None``: not an OIDC sign-in)."""
+def raw(request: HttpRequest, *, any_provider: bool = False) -> dict[str, Any] | None:
+    """This request's provider session data as stored (``None``: not an OIDC sign-in; unless
+    ``any_provider``, also when its provider is no longer in ``PROVIDERS``)."""
     data = request.session.get(SESSION_KEY) if hasattr(request, "session") else None
-    return data if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    return data if any_provider or provider_of(data) in provider_names() else None
 
 
 def provider_of(data: Mapping[str, Any] | None) -> str:
@@ -150,14 +153,16 @@ def provider_of(data: Mapping[str, Any] | None) -> str:
 def request_provider(request: HttpRequest) -> str | None:
     """The provider of this request's session, for :func:`conf.using_provider` (``None``:
     not an OIDC sign-in)."""
-    data = raw(request)
+    data = raw(request, any_provider=True)
     return provider_of(data) if data is not None else None
 
 
 def load(request: HttpRequest) -> IdPSession | None:
-    """The provider session of this request's session, or ``None`` (not an OIDC sign-in)."""
-    data = request.session.get(SESSION_KEY) if hasattr(request, "session") else None
-    if not isinstance(data, dict):
+    """The provider session of this request's session, or ``None`` (not an OIDC sign-in, or
+    signed in with a provider no longer in ``PROVIDERS``: it can be neither renewed nor
+    ended there, so a logout is local only)."""
+    data = raw(request)
+    if data is None:
         return None
     try:
         return IdPSession(

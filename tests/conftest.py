@@ -72,28 +72,32 @@ def key(name: str, kind: str = "RSA", kid: str | None = "__name__") -> SigningKe
 
 
 class FakeProvider:
-    """Discovery, JWKS and token endpoint of ``ISSUER``, served through ``responses``."""
+    """Discovery, JWKS and token endpoint of ``issuer`` (default ``ISSUER``), served through
+    ``responses``."""
 
-    def __init__(self, mock: responses.RequestsMock) -> None:
+    def __init__(self, mock: responses.RequestsMock, issuer: str = ISSUER,
+                 client_id: str = CLIENT_ID, signing_key: SigningKey | None = None) -> None:
         self.mock = mock
-        self.keys = [key("k1")]
+        self.issuer = issuer
+        self.client_id = client_id
+        self.keys = [signing_key or key("k1")]
         self.discovery: dict[str, Any] = {
-            "issuer": ISSUER,
-            "authorization_endpoint": f"{ISSUER}/authorize",
-            "token_endpoint": f"{ISSUER}/token",
-            "jwks_uri": f"{ISSUER}/jwks",
-            "userinfo_endpoint": f"{ISSUER}/userinfo",
-            "end_session_endpoint": f"{ISSUER}/logout",
+            "issuer": issuer,
+            "authorization_endpoint": f"{issuer}/authorize",
+            "token_endpoint": f"{issuer}/token",
+            "jwks_uri": f"{issuer}/jwks",
+            "userinfo_endpoint": f"{issuer}/userinfo",
+            "end_session_endpoint": f"{issuer}/logout",
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         }
-        mock.add_callback(responses.GET, f"{ISSUER}/.well-known/openid-configuration",
+        mock.add_callback(responses.GET, f"{issuer}/.well-known/openid-configuration",
                           callback=lambda r: (200, {}, json.dumps(self.discovery)))
-        mock.add_callback(responses.GET, f"{ISSUER}/jwks", callback=lambda r: (
+        mock.add_callback(responses.GET, f"{issuer}/jwks", callback=lambda r: (
             200, {}, json.dumps({"keys": [k.public_jwk() for k in self.keys]})))
 
     def claims(self, nonce: str, **overrides: Any) -> dict[str, Any]:
         now = int(time.time())
-        claims = {"iss": ISSUER, "sub": "user-1", "aud": CLIENT_ID, "iat": now,
+        claims = {"iss": self.issuer, "sub": "user-1", "aud": self.client_id, "iat": now,
                   "exp": now + 300, "nonce": nonce, "email": "user1@example.test",
                   "email_verified": True, "given_name": "User", "family_name": "One",
                   "sid": "sid-1"}
@@ -111,11 +115,11 @@ class FakeProvider:
 
     def token_response(self, body: dict[str, Any] | str, status: int = 200) -> None:
         payload = body if isinstance(body, str) else json.dumps(body)
-        self.mock.add(responses.POST, f"{ISSUER}/token", body=payload, status=status,
+        self.mock.add(responses.POST, f"{self.issuer}/token", body=payload, status=status,
                       content_type="application/json")
 
     def token_calls(self) -> list[Any]:
-        return [c for c in self.mock.calls if c.request.url == f"{ISSUER}/token"]
+        return [c for c in self.mock.calls if c.request.url == f"{self.issuer}/token"]
 
     def outbound_calls(self) -> int:
         return len(self.mock.calls)

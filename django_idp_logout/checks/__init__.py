@@ -82,6 +82,9 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None,
         return errors + unusable  # effective_settings() could not merge them
     errors += check_mozilla_settings(shared)
     errors += check_session_engine()
+    site_wide = effective_settings(provider_names()[0])
+    if isinstance(site_wide["CACHE_ALIAS"], str):  # E004 otherwise
+        errors += check_cache(site_wide)
     if PROVIDERS_KEY not in raw:
         return errors + _check_provider(None)
     for name in provider_names():
@@ -105,7 +108,6 @@ def _check_merged(ours: dict[str, Any], merged: dict[str, Any]) -> list[CheckMes
     errors += check_provider_urls(merged)
     errors += check_algorithms(merged)
     errors += check_client_auth(merged)
-    errors += check_cache(merged)
     errors += check_numbers(merged)
     errors += check_logout(merged)
     errors += check_end_session(merged)

@@ -162,7 +162,8 @@ def _sign_in(request: HttpRequest, attempts: PendingAttempts, attempt: Attempt,
         if user is None:
             raise LoginRefused("no active local user for this identity")
         key_before = request.session.session_key
-        previous = idp_session.raw(request)  # a sign-in over a signed-in session
+        # A sign-in over a signed-in session (with any provider, configured or not).
+        previous = idp_session.raw(request, any_provider=True)
         auth_login(request, user)  # keeps the other pending attempts
         if request.session.session_key == key_before:
             # login() does not cycle the key when the same user signs in again: we always do.
