@@ -91,9 +91,12 @@ class OpenIDProvider:
 
     def __init__(self, *, clients: list[dict[str, Any]] | None = None,
                  jwks_file: Path | None = None, port: int | None = None,
-                 allow_loopback_fetch: bool = False, env: dict[str, str] | None = None) -> None:
+                 allow_loopback_fetch: bool = False, env: dict[str, str] | None = None,
+                 host: str = "localhost") -> None:
         self.port = port or free_port()
-        self.issuer = f"http://localhost:{self.port}"
+        # Two providers side by side get different hosts (localhost, 127.0.0.1): cookies are
+        # per host, not per port, so their sessions stay apart in one browser.
+        self.issuer = f"http://{host}:{self.port}"
         self.clients = clients or CLIENTS
         self.jwks_file = jwks_file
         self.allow_loopback_fetch = allow_loopback_fetch
@@ -205,11 +208,14 @@ class Browser:
 
     def go(self, url: str, method: str = "GET", data: dict[str, str] | None = None,
            *, login: str = "alice", consent: bool = True, follow_forms: bool = True,
-           max_steps: int = 20) -> Page:
-        """Follow redirects and provider forms until a page that is not the provider's."""
+           max_steps: int = 20, stop_at: str | None = None) -> Page:
+        """Follow redirects and provider forms until a page that is not the provider's (or,
+        with ``stop_at``, a redirect to a URL starting with it, which is not followed)."""
         page = self._request(method, url, data)
         for _ in range(max_steps):
             if page.status in (301, 302, 303, 307, 308):
+                if stop_at and urljoin(page.url, page.headers["Location"]).startswith(stop_at):
+                    return page
                 page = self._request("GET", urljoin(page.url, page.headers["Location"]))
                 continue
             if not page.url.startswith(self.rp_origin) and page.status == 200 and follow_forms:

@@ -25,6 +25,7 @@ from django_idp_logout.session import SESSION_KEY as IDP_SESSION_KEY
 from django_idp_logout.store import provider_cache_key
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, ISSUER, FakeProvider, key
+from .test_session_check import age
 from .test_token_renewal import expire
 
 pytestmark = pytest.mark.django_db
@@ -67,11 +68,12 @@ def start(client: Client, provider: str, next_url: str = "/home/") -> dict[str, 
 
 
 def sign_in(client: Client, op: FakeProvider, provider: str, *, sid: str = "sid-1",
-            sub: str = "user-1") -> None:
+            sub: str = "user-1", refresh: bool = True) -> None:
     params = start(client, provider)
     op.token_response({"id_token": op.sign(op.claims(params["nonce"], sid=sid, sub=sub)),
                        "access_token": f"at-{provider}", "token_type": "Bearer",
-                       "expires_in": 300, "refresh_token": f"rt-{provider}"})
+                       "expires_in": 300, **({"refresh_token": f"rt-{provider}"} if refresh
+                                             else {})})
     response = client.get(f"/oidc/callback/{provider}/", {"code": "c", "state": params["state"]})
     assert response.status_code == 302, response.content
     assert response["Location"] == "/home/"
@@ -267,6 +269,35 @@ def test_access_tokens_are_renewed_at_the_sessions_provider(two: Two) -> None:
     (renewal,) = two.public.token_calls()[1:]
     assert "refresh_token=rt-public" in renewal.request.body
     assert not two.staff.token_calls()
+
+
+def test_session_checks_ask_the_sessions_provider(two: Two, settings: Any) -> None:
+    settings.IDP_LOGOUT = {**settings.IDP_LOGOUT, "SESSION_CHECK_INTERVAL": 300}
+    client = Client()
+    sign_in(client, two.public, "public", refresh=False)  # checked with prompt=none
+    age(client, checked_at=301)
+    response = client.get("/home/")
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"{OTHER}/authorize?")
+    params = query(response["Location"])
+    assert params["prompt"] == "none"
+    assert params["redirect_uri"] == "http://testserver/oidc/callback/public/"
+
+
+def test_lifetimes_are_per_provider(two: Two, settings: Any) -> None:
+    settings.IDP_LOGOUT["PROVIDERS"]["staff"]["SESSION_MAX_AGE"] = 60
+    settings.IDP_LOGOUT = {**settings.IDP_LOGOUT}
+    staff, public = Client(), Client()
+    sign_in(staff, two.staff, "staff")
+    sign_in(public, two.public, "public")
+    for client in (staff, public):
+        session = client.session
+        session[IDP_SESSION_KEY] = {**session[IDP_SESSION_KEY],
+                                    "signed_in_at": time.time() - 120}
+        session.save()
+    assert staff.get("/home/").status_code == 302  # ended: off to sign in again
+    assert SESSION_KEY not in staff.session
+    assert public.get("/home/").content.startswith(b"home oidc-")
 
 
 def test_a_session_of_a_provider_no_longer_configured_signs_out_locally(
