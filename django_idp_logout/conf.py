@@ -55,9 +55,9 @@ __all__ = [
     "ASYMMETRIC_ALGORITHMS", "DEFAULTS", "DEFAULT_ALGORITHMS", "ENDPOINT_KEYS", "HMAC_ALGORITHMS",
     "KEY_TYPES", "LOGOUT_METHODS", "NOT_INSTALLED_ID", "NOT_INSTALLED_MESSAGE", "OIDC_FALLBACKS",
     "OIDC_IGNORED", "SETTINGS", "SUPPORTED_ALGORITHMS", "TOKEN_AUTH_METHODS", "IdPConfig",
-    "Setting", "active_provider", "effective_settings", "get_config", "is_number",
-    "parse_scopes", "parse_timeout", "provider_names", "require_installed", "reset_config",
-    "user_settings", "uses_provider_list", "using_provider",
+    "Setting", "active_provider", "chosen_provider", "effective_settings", "get_config",
+    "is_number", "parse_scopes", "parse_timeout", "provider_names", "require_installed",
+    "reset_config", "user_settings", "uses_provider_list", "using_provider",
 ]
 
 #: The key that holds several providers, and the name of the flat form's one provider.
@@ -109,10 +109,15 @@ def active_provider() -> str:
     names = provider_names()
     if len(names) == 1:
         return names[0]  # the common case: the session is not even looked at
+    return chosen_provider() or names[0]
+
+
+def chosen_provider() -> str | None:
+    """The provider activated for this request (named by it, or its session's), if any."""
     value = _ACTIVE.get()
     if callable(value):
         value = value()
-    return value if value in names else names[0]
+    return value if value in provider_names() else None
 
 
 @contextmanager

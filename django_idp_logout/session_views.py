@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from .conf import get_config
+from .conf import chosen_provider, get_config, provider_names
 from .errors import log_failure, new_reference, render_failure
 from .exceptions import IdPLogoutError
 from .flow.signin import begin_sign_in
@@ -68,7 +68,11 @@ def is_navigation(request: HttpRequest) -> bool:
 
 
 def _login_url(next_url: str) -> str:
-    return add_query(app_reverse("login"), {"next": next_url})
+    """``login/`` back to ``next_url``; with several providers, the session's own provider
+    when known (a new sign-in there), else the chooser."""
+    provider = chosen_provider() if len(provider_names()) > 1 else None
+    named = {"provider": provider} if provider else {}
+    return add_query(app_reverse("login"), {**named, "next": next_url})
 
 
 def reauthentication_response(request: HttpRequest, reason: str) -> HttpResponse:

@@ -300,6 +300,22 @@ def test_lifetimes_are_per_provider(two: Two, settings: Any) -> None:
     assert public.get("/home/").content.startswith(b"home oidc-")
 
 
+def test_signing_in_again_goes_to_the_sessions_provider(two: Two, settings: Any) -> None:
+    settings.IDP_LOGOUT["PROVIDERS"]["public"]["SESSION_MAX_AGE"] = 60
+    settings.IDP_LOGOUT = {**settings.IDP_LOGOUT}
+    client = Client()
+    sign_in(client, two.public, "public")
+    session = client.session
+    session[IDP_SESSION_KEY] = {**session[IDP_SESSION_KEY], "signed_in_at": time.time() - 120}
+    session.save()
+    response = client.get("/home/", HTTP_X_REQUESTED_WITH="XMLHttpRequest")
+    assert response.status_code == 401
+    assert response.json()["login_url"] == "/oidc/login/?provider=public&next=%2Fhome%2F"
+    # Signed out, nothing remembers the provider: the page offers the chooser.
+    page = client.get("/oidc/session-ended/", {"reason": "max_age", "next": "/x/"})
+    assert b'href="/oidc/login/?next=%2Fx%2F"' in page.content
+
+
 def test_a_session_of_a_provider_no_longer_configured_signs_out_locally(
         two: Two, settings: Any) -> None:
     client = Client()
