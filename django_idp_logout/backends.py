@@ -213,6 +213,17 @@ class OIDCBackend(MozillaCompat, OIDCAuthenticationBackend):  # type: ignore[mis
         user: AbstractBaseUser = users[0]
         return user
 
+    def _signed_in_user(self) -> AbstractBaseUser | None:
+        """``LINK_SIGNED_IN_USER``: the user this browser is signed in as, to link a new
+        identity to (an explicit "connect another account")."""
+        user = getattr(self.request, "user", None)
+        if not get_config().link_signed_in_user or user is None or not user.is_authenticated:
+            return None
+        logger.info("stage=login linking a new provider identity to the signed-in user "
+                    "(LINK_SIGNED_IN_USER)")
+        linked: AbstractBaseUser = self.UserModel._default_manager.get(pk=user.pk)
+        return linked
+
     def _still_unlinked(self, user: AbstractBaseUser) -> bool:
         """Lock the user found to link, then check again that it has no identity: two first
         sign-ins matching the same user must not both be linked to it."""
@@ -232,10 +243,11 @@ class OIDCBackend(MozillaCompat, OIDCAuthenticationBackend):  # type: ignore[mis
         user = self._identity_user(identity)
         if user is not None:
             return self.update_user(user, self._storable_claims(claims))
-        user = self._user_to_link(claims)
+        signed_in = self._signed_in_user()
+        user = signed_in or self._user_to_link(claims)
         try:
             with transaction.atomic():
-                if user is not None and not self._still_unlinked(user):
+                if signed_in is None and user is not None and not self._still_unlinked(user):
                     user = None  # a concurrent sign-in linked another identity to it first
                 if user is None and not get_config().create_users:
                     logger.info("stage=login no local user for this identity and CREATE_USERS "

@@ -57,7 +57,8 @@ __all__ = [
     "OIDC_IGNORED", "SETTINGS", "SUPPORTED_ALGORITHMS", "TOKEN_AUTH_METHODS", "IdPConfig",
     "Setting", "active_provider", "chosen_provider", "effective_settings", "get_config",
     "is_number", "parse_scopes", "parse_timeout", "provider_names", "require_installed",
-    "reset_config", "user_settings", "uses_provider_list", "using_provider",
+    "reset_config", "stored_names", "stored_provider", "user_settings", "uses_provider_list",
+    "using_provider",
 ]
 
 #: The key that holds several providers, and the name of the flat form's one provider.
@@ -86,7 +87,9 @@ def _provider_list() -> dict[str, Mapping[str, Any]]:
     value = _site_settings().get(PROVIDERS_KEY)
     if not isinstance(value, Mapping):
         return {}
-    return {str(k): v for k, v in value.items() if isinstance(v, Mapping)}
+    # Names the checks refuse (E029) never reach the views: they could not be routed.
+    return {k: v for k, v in value.items()
+            if isinstance(k, str) and PROVIDER_NAME.fullmatch(k) and isinstance(v, Mapping)}
 
 
 @functools.lru_cache(maxsize=1)
@@ -94,6 +97,24 @@ def provider_names() -> tuple[str, ...]:
     """The configured providers, in settings order; the first is the default (used where
     nothing names one, e.g. by management commands). Never empty."""
     return tuple(_provider_list()) or (DEFAULT_NAME,)
+
+
+def stored_provider(value: Any) -> str:
+    """The provider a stored name (session data, attempt, mapping row) stands for: itself; an
+    absent name or ``"default"`` not configured by that name is the default provider (data
+    written by the flat form, or before ``PROVIDERS`` existed); any other name no longer
+    configured is returned as is (callers treat it as gone)."""
+    names = provider_names()
+    if isinstance(value, str) and value and (value in names or value != DEFAULT_NAME):
+        return value
+    return names[0]
+
+
+def stored_names(name: str) -> tuple[str, ...]:
+    """The names rows of provider ``name`` may be stored under (:func:`stored_provider`)."""
+    if name == provider_names()[0] and DEFAULT_NAME not in provider_names():
+        return (name, DEFAULT_NAME)
+    return (name,)
 
 
 def user_settings(name: str | None = None) -> dict[str, Any]:

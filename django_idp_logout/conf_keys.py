@@ -151,6 +151,14 @@ class IdPConfig:
         verify addresses, and only if the addresses of your existing users were verified too
         (by your own sign-up, for instance). Providers that never send ``email_verified``
         (some Entra ID set-ups) then get no address stored."""))
+    link_signed_in_user: bool = field(metadata=setting(False, bool, doc="""
+        Opt-in, for sites with several ``PROVIDERS``: a provider identity seen for the first
+        time while a user is signed in (through another provider, or with a password) is linked
+        to that user: "connect another account" is signing in with it while signed in. Set it
+        on the provider(s) whose identities may be linked. Off (the default): every identity
+        seen for the first time gets a user of its own (or ``LINK_USERS_BY_EMAIL``'s), so one
+        person signing in with two providers has two accounts. An identity that already belongs
+        to a user is never moved to another."""))
     login_redirect_url: str = field(metadata=setting(
         None, str, None, section="Redirects", default_doc="default: Django's "
         "``LOGIN_REDIRECT_URL``", doc="""

@@ -148,7 +148,8 @@ class IdPSessionMiddleware:
 
     def end_if_revoked(self, request: HttpRequest) -> None:
         """Cookie sessions only: end this one if a logout revoked it (a store lookup)."""
-        data = self.session.load(request)
+        # Whatever its provider, configured or not: a logged-out copy of a cookie must stop.
+        data = self.session.load(request, any_provider=True)
         if data is not None and self.session_end.is_revoked(data):
             logger.info("stage=logout ended a cookie-based session that a logout revoked")
             logout(request)

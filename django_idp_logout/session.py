@@ -34,7 +34,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from . import token_store
-from .conf import DEFAULT_NAME, active_provider, provider_names
+from .conf import DEFAULT_NAME, active_provider, provider_names, stored_provider
 from .models import OIDCSession
 
 if TYPE_CHECKING:
@@ -146,8 +146,7 @@ def provider_of(data: Mapping[str, Any] | None) -> str:
     """The provider a session's data says it signed in with; the default provider for data
     written before ``PROVIDERS`` existed (a name no longer configured is returned as is:
     callers treat it as gone)."""
-    name = data.get("provider") if data is not None else None
-    return name if isinstance(name, str) and name else provider_names()[0]
+    return stored_provider(data.get("provider") if data is not None else None)
 
 
 def request_provider(request: HttpRequest) -> str | None:
@@ -157,11 +156,11 @@ def request_provider(request: HttpRequest) -> str | None:
     return provider_of(data) if data is not None else None
 
 
-def load(request: HttpRequest) -> IdPSession | None:
+def load(request: HttpRequest, *, any_provider: bool = False) -> IdPSession | None:
     """The provider session of this request's session, or ``None`` (not an OIDC sign-in, or
     signed in with a provider no longer in ``PROVIDERS``: it can be neither renewed nor
-    ended there, so a logout is local only)."""
-    data = raw(request)
+    ended there, so a logout is local only; ``any_provider`` includes those)."""
+    data = raw(request, any_provider=any_provider)
     if data is None:
         return None
     try:

@@ -26,6 +26,7 @@ from django.http import HttpRequest
 from django.utils import timezone as dj_timezone
 
 from . import store as shared_store
+from .conf import stored_names
 from .models import OIDCSession
 from .session import SESSION_KEY, IdPSession, engine_can_delete, mapping, session_store_class
 
@@ -99,7 +100,7 @@ def end_sessions(issuer: str, *, sid: str | None, subject: str | None,
     :class:`~django.db.DatabaseError` when they could not be ended, so the caller can answer
     503 and the provider retry.
     """
-    rows = OIDCSession.objects.filter(issuer=issuer, provider=provider)
+    rows = OIDCSession.objects.filter(issuer=issuer, provider__in=stored_names(provider))
     if sid:
         rows = rows.filter(sid=sid)
     if subject:

@@ -24,7 +24,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from . import store
-from .conf import IdPConfig, get_config
+from .conf import IdPConfig, get_config, stored_provider
 from .exceptions import InvalidCallback, LoginExpired
 
 ATTEMPTS_KEY = "_idp_logout_attempts"
@@ -77,7 +77,14 @@ class AttemptUnavailable(LoginExpired):
 
 class WrongProvider(InvalidCallback):
     """An authorization response at one provider's callback for an attempt sent to another:
-    a mix-up attack, or a redirect URI registered at the wrong provider."""
+    a mix-up attack, or a redirect URI registered at the wrong provider. The attempt (not
+    used up) says where "try again" should go."""
+
+    code = "wrong_provider"
+
+    def __init__(self, detail: str, attempt: Attempt) -> None:
+        super().__init__(detail)
+        self.attempt = attempt
 
 
 class PendingAttempts:
@@ -128,7 +135,7 @@ class PendingAttempts:
         if provider is not None and attempt.provider != provider:
             raise WrongProvider(
                 f"the response arrived at provider {provider!r}'s redirect URI for an attempt "
-                f"sent to {attempt.provider!r}", code="wrong_provider")
+                f"sent to {attempt.provider!r}", attempt)
         if not store.claim_once("state", attempt.state, self.config.login_attempt_ttl,
                                 config=self.config):
             raise AttemptUnavailable("state already used", attempt.next_url)
@@ -157,7 +164,7 @@ class PendingAttempts:
                               code_verifier=str(data["code_verifier"]),
                               next_url=str(data["next"]), created=float(data["created"]),
                               silent=data.get("silent") is True,
-                              provider=str(data.get("provider") or "default"))
+                              provider=stored_provider(data.get("provider")))
         except (KeyError, TypeError, ValueError):
             return None
         if time.time() - attempt.created >= self.config.login_attempt_ttl:

@@ -63,7 +63,9 @@ def login(request: HttpRequest) -> HttpResponse:
 
     ``provider`` (GET or POST) picks one of several ``PROVIDERS``; without it, a site with
     several shows the chooser page (``django_idp_logout/choose_provider.html``)."""
-    name = request.POST.get("provider") or request.GET.get("provider")
+    # The flat form ignores ``provider``, as it did before ``PROVIDERS`` existed.
+    name = ((request.POST.get("provider") or request.GET.get("provider") or None)
+            if uses_provider_list() else None)
     names = provider_names()
     if name is not None and name not in names:
         next_url = safe_next_url(request, request.POST.get("next") or request.GET.get("next"),
@@ -144,7 +146,8 @@ def _callback(request: HttpRequest, expected: str) -> HttpResponse:
                                provider=expected)
     if outcome.error is not None:
         return render_failure(request, outcome.error, sender=callback,
-                              retry_url=_retry_url(outcome.next_url, config.name))
+                              retry_url=_retry_url(outcome.next_url,
+                                                   outcome.provider or config.name))
     if outcome.ended is not None:  # a session check: the provider no longer vouches
         return HttpResponseRedirect(add_query(app_reverse("session_ended"), {
             "reason": outcome.ended, "next": outcome.next_url or ""}))

@@ -200,6 +200,7 @@ def test_a_response_at_another_providers_callback_is_refused(client: Client, two
     params = start(client, "staff")
     response = client.get("/oidc/callback/public/", {"code": "c", "state": params["state"]})
     assert response.status_code == 400
+    assert b'href="/oidc/login/?provider=staff&amp;next=%2Fhome%2F' in response.content
     assert SESSION_KEY not in client.session
     assert not two.staff.token_calls()
     assert not two.public.token_calls()
@@ -209,6 +210,12 @@ def test_a_response_at_another_providers_callback_is_refused(client: Client, two
     assert client.get("/oidc/callback/staff/",
                       {"code": "c", "state": params["state"]}).status_code == 302
     assert SESSION_KEY in client.session
+
+
+def test_the_flat_form_ignores_a_provider_parameter(client: Client, fake_op: Any) -> None:
+    response = client.get("/oidc/login/", {"provider": "anything"})
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"{ISSUER}/authorize?")
 
 
 def test_the_unnamed_callback_takes_no_named_providers_response(client: Client,
@@ -242,6 +249,26 @@ def test_an_id_token_from_the_other_provider_is_refused(client: Client, two: Two
     response = client.get("/oidc/callback/staff/", {"code": "c", "state": params["state"]})
     assert response.status_code == 502  # no staff key matches: unknown_signing_key
     assert SESSION_KEY not in client.session
+
+
+@pytest.mark.parametrize("link", [False, True])
+def test_linking_a_second_provider_is_an_explicit_opt_in(two: Two, settings: Any,
+                                                         link: bool) -> None:
+    from django_idp_logout.models import OIDCIdentity
+
+    settings.IDP_LOGOUT["PROVIDERS"]["public"]["LINK_SIGNED_IN_USER"] = link
+    settings.IDP_LOGOUT = {**settings.IDP_LOGOUT}
+    client = Client()
+    sign_in(client, two.staff, "staff")
+    first = client.session[SESSION_KEY]
+    sign_in(client, two.public, "public", sub="someone-else")  # while signed in
+    assert (client.session[SESSION_KEY] == first) is link
+    users = set(OIDCIdentity.objects.values_list("user_id", flat=True))
+    assert len(users) == (1 if link else 2)
+    assert client.session[IDP_SESSION_KEY]["provider"] == "public"
+    # Linked: either provider signs that one user in.
+    sign_in(fresh := Client(), two.staff, "staff")
+    assert (fresh.session[SESSION_KEY] == client.session[SESSION_KEY]) is link
 
 
 # --- signed in: tokens, logout ----------------------------------------------------------------
@@ -325,6 +352,38 @@ def test_a_session_of_a_provider_no_longer_configured_signs_out_locally(
     response = client.post("/oidc/logout/")
     assert response["Location"] == "/bye/"  # not staff's end-session endpoint
     assert not signed_in(client)
+
+
+def test_moving_from_the_flat_form_keeps_sessions_reachable(settings: Any, engine: str) -> None:
+    """Signed in under the flat form; the site moves to PROVIDERS with that provider first:
+    a back-channel logout still ends the session (its row and data say 'default')."""
+    settings.IDP_LOGOUT = {"ISSUER": ISSUER, "CLIENT_ID": CLIENT_ID,
+                           "CLIENT_SECRET": CLIENT_SECRET}
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        op = FakeProvider(mock)
+        client = Client()
+        params = query(client.get("/oidc/login/")["Location"])
+        op.token_response({"id_token": op.sign(op.claims(params["nonce"])),
+                           "access_token": "a", "token_type": "Bearer"})
+        assert client.get("/oidc/callback/", {"code": "c", "state": params["state"]}
+                          ).status_code == 302
+        settings.IDP_LOGOUT = two_providers()
+        assert signed_in(client)
+        assert post_logout_token(logout_token(op)).status_code == 200
+        assert not signed_in(client)
+
+
+def test_a_logged_out_cookie_of_a_removed_provider_stays_out(two: Two, settings: Any) -> None:
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+    client = Client()
+    sign_in(client, two.public, "public")
+    copy_of_cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    del settings.IDP_LOGOUT["PROVIDERS"]["public"]
+    settings.IDP_LOGOUT = {**settings.IDP_LOGOUT}
+    client.post("/oidc/logout/")
+    thief = Client()
+    thief.cookies[settings.SESSION_COOKIE_NAME] = copy_of_cookie
+    assert not signed_in(thief)
 
 
 # --- provider-initiated logout --------------------------------------------------------------

@@ -33,7 +33,7 @@ from .cache import check_cache
 from .common import check_id
 from .compat import check_fallback_values, check_mozilla_settings
 from .endpoints import check_end_session, check_provider_urls
-from .providers import check_provider_list, relabel, unique
+from .providers import check_provider_list, check_redirect_uris, relabel, unique
 from .values import (
     check_algorithms,
     check_client_auth,
@@ -54,7 +54,7 @@ __all__ = ["CHECK_IDS", "check_settings", "check_urls", "check_wiring"]
 CHECK_IDS = (
     "E001", "E002", "E003", "E004", "E005", "E006", "E007", "E008", "E009", "E010", "E011",
     "E012", "E013", "E014", "E015", "E016", "E017", "E018", "E019", "E020", "E021", "E022",
-    "E023", "E024", "E025", "E026", "E027", "E028", "E029", "E031",
+    "E023", "E024", "E025", "E026", "E027", "E028", "E029", "E031", "E032",
     "W001", "W002", "W003", "W005", "W006", "W007", "W008", "W009", "W010", "W011",
 )
 
@@ -90,6 +90,8 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None,
     for name in provider_names():
         own = dict(raw[PROVIDERS_KEY][name])
         errors += relabel(check_unknown_keys(own) + _check_provider(name), name, own, shared)
+    errors += check_redirect_uris({name: effective_settings(name)["REDIRECT_URI"]
+                                   for name in provider_names()})
     return unique(errors)
 
 

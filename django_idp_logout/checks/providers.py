@@ -52,6 +52,26 @@ def check_provider_list(value: Any) -> list[CheckMessage]:
     return errors
 
 
+def check_redirect_uris(uris: Mapping[str, Any]) -> list[CheckMessage]:
+    """E032: two providers with one ``REDIRECT_URI``: a response could then be completed with
+    the wrong provider (only RFC 9207's ``iss`` would tell them apart, if sent)."""
+    seen: dict[Any, str] = {}
+    errors: list[CheckMessage] = []
+    for name, uri in uris.items():
+        if not uri:
+            continue  # callback/<name>/: one per provider
+        if uri in seen:
+            errors.append(Error(
+                f"{label(seen[uri])} and {label(name)} have the same REDIRECT_URI {uri!r}: a "
+                "response could be completed with the wrong provider (mix-up).",
+                hint="Give each provider its own REDIRECT_URI (…/oidc/callback/<name>/), or "
+                     "remove REDIRECT_URI to have it built from the request; never set it "
+                     "outside PROVIDERS.", id=check_id("E032")))
+        else:
+            seen[uri] = name
+    return errors
+
+
 def relabel(messages: list[CheckMessage], name: str, own: Mapping[str, Any],
             shared: Mapping[str, Any]) -> list[CheckMessage]:
     """Name provider ``name`` in its messages: ``IDP_LOGOUT['KEY']`` becomes

@@ -187,8 +187,11 @@ def complete_check(request: HttpRequest, params: Mapping[str, str], attempt: Att
     """
     data = idp_session.raw(request)
     done = SignInOutcome(redirect_to=attempt.next_url)
-    if data is None or not request.user.is_authenticated:
-        return done  # signed out meanwhile (another tab): nothing to check
+    if (data is None or not request.user.is_authenticated
+            or idp_session.provider_of(data) != attempt.provider):
+        # Signed out meanwhile (another tab), or signed in again with another provider:
+        # this check is about a session that is gone.
+        return done
     try:
         bound = BoundProvider.discover(get_provider(get_config()))
         tokens, id_token = redeem(bound, params, attempt, redirect_uri)

@@ -45,6 +45,8 @@ class SignInOutcome:
     next_url: str | None = None
     #: A session check ended the session, for this reason (the page says so).
     ended: str | None = None
+    #: The provider "try again" should go to, when not the one that completed.
+    provider: str | None = None
 
 
 def database_unavailable(exc: DatabaseError) -> IdPLogoutError:
@@ -85,7 +87,8 @@ def complete_sign_in(request: HttpRequest, params: Mapping[str, str], *,
     try:
         attempt = attempts.take(state if len(state) <= MAX_PARAM_LENGTH else "", provider)
     except WrongProvider as exc:
-        return SignInOutcome(error=exc)
+        return SignInOutcome(error=exc, next_url=exc.attempt.next_url,
+                             provider=exc.attempt.provider)
     except AttemptUnavailable as exc:
         done = attempts.completed_next_url(state) if state else None
         if done is not None and request.user.is_authenticated:
