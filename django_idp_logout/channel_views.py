@@ -87,7 +87,8 @@ def backchannel_logout(request: HttpRequest) -> HttpResponse:
         return _unavailable("sessions could not be ended right now")
     # Lazy: evaluated only if a signal receiver looks at it.
     users = get_user_model()._default_manager.filter(pk__in={u for u in ended.user_ids if u})
-    backchannel_logout_signal.send(sender=backchannel_logout, issuer=ended.issuer,
+    backchannel_logout_signal.send(sender=backchannel_logout, provider=ended.provider,
+                                   issuer=ended.issuer,
                                    sid=ended.sid, sub=ended.subject, users=users,
                                    sessions=len(ended.user_ids))
     return no_store(HttpResponse(status=200))

@@ -8,8 +8,8 @@ user for the first time, with ``user``, ``issuer``, ``subject`` and ``created`` 
 user was created).
 
 ``backchannel_logout`` (sender: the view function) — a valid logout token arrived, with
-``issuer``, ``sid``, ``sub``, ``users`` (the local users whose sessions ended) and
-``sessions`` (how many ended).
+``provider`` (its key in ``PROVIDERS``; ``"default"`` for the flat form), ``issuer``, ``sid``,
+``sub``, ``users`` (the local users whose sessions ended) and ``sessions`` (how many ended).
 
 ``frontchannel_logout`` (sender: the view function) — the provider ended this browser's
 session through the front channel, with ``request``, ``issuer``, ``sid`` and ``user``.

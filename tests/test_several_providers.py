@@ -393,10 +393,18 @@ def test_a_logout_token_ends_only_its_providers_sessions(two: Two) -> None:
     staff, public = Client(), Client()
     sign_in(staff, two.staff, "staff")
     sign_in(public, two.public, "public")  # same sub and sid, other provider
-    assert post_logout_token(logout_token(two.public)).status_code == 200
+    from django_idp_logout.signals import backchannel_logout
+
+    received: list[dict[str, Any]] = []
+    backchannel_logout.connect(lambda **kw: received.append(kw), weak=False, dispatch_uid="t")
+    try:
+        assert post_logout_token(logout_token(two.public)).status_code == 200
+    finally:
+        backchannel_logout.disconnect(dispatch_uid="t")
     assert signed_in(staff)
     assert not signed_in(public)
     assert list(OIDCSession.objects.values_list("provider", flat=True)) == ["staff"]
+    assert (received[0]["provider"], received[0]["issuer"]) == ("public", OTHER)
 
 
 @pytest.mark.parametrize("forge", ["other key", "other audience"])

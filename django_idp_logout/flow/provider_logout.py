@@ -36,6 +36,8 @@ class EndedSessions:
     sid: str | None
     subject: str | None
     user_ids: list[Any]
+    #: The provider (its key in ``PROVIDERS``) whose keys validated the token.
+    provider: str = "default"
 
 
 def end_sessions_for_token(raw: str) -> EndedSessions:
@@ -76,7 +78,7 @@ def _end_sessions_for_token(raw: str) -> EndedSessions:
     logger.info("stage=backchannel provider=%s ended %d session(s) (sid given: %s, sub given: "
                 "%s)", config.provider, len(user_ids), token.sid is not None,
                 token.subject is not None)
-    return EndedSessions(token.issuer, token.sid, token.subject, user_ids)
+    return EndedSessions(token.issuer, token.sid, token.subject, user_ids, config.name)
 
 
 @dataclass(frozen=True)
