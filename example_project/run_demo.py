@@ -1,9 +1,10 @@
 """Run the demo: the development identity provider and the example site, side by side.
 
 ``make demo`` calls this after installing everything. It migrates both databases, creates the
-demo user and the site's client at the provider, starts both servers on 127.0.0.1 (the
-provider is reached as ``localhost`` so its cookies are not the site's), prints the URL and
-the credentials, and stops both on Ctrl-C (or SIGTERM).
+demo user and the site's two clients at the provider (the site's providers "staff" and
+"partners"), starts both servers on 127.0.0.1 (the provider is reached as ``localhost`` so its
+cookies are not the site's), prints the URL and the credentials, and stops both on Ctrl-C (or
+SIGTERM).
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"""
   The example site is running:   http://127.0.0.1:{args.site_port}/
   Its identity provider:         http://localhost:{args.idp_port}/openid
-  Sign in as:                    demo / demo-password
+  Sign in as:                    demo / demo-password (either provider)
   Stop with Ctrl-C.
 """, flush=True)
         while all(server.poll() is None for server in servers):

@@ -2,7 +2,9 @@
 
 ``IDP_LOGOUT`` comes from environment variables (or ``example_project/.env``), so the same site
 points at a real provider by changing a few values; see ``.env.example``. The defaults point at
-the embedded development identity provider started by ``make demo``.
+the embedded development identity provider started by ``make demo``, which has two clients for
+the site: two providers in ``IDP_LOGOUT["PROVIDERS"]``, "staff" and "partners", so ``login/``
+shows the chooser (docs/several-providers.rst).
 """
 
 import os
@@ -70,18 +72,43 @@ LOGIN_URL = "idp_logout:login"
 LOGIN_REDIRECT_URL = "/protected/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+#: The development identity provider (``make demo`` sets ``IDP_ISSUER`` to its URL).
+DEMO_ISSUER = env("IDP_ISSUER", "http://localhost:8001/openid")
+
+
+def provider(prefix: str, demo: dict[str, str]) -> dict[str, str]:
+    """One entry of ``PROVIDERS`` from ``<prefix>_PROVIDER``, ``_ISSUER``, ``_CLIENT_ID``,
+    ``_CLIENT_SECRET`` (empty: a public client, PKCE only) and ``_DISPLAY_NAME``.
+
+    ``demo``: the development provider's client, used only while ``<prefix>_CLIENT_ID`` is
+    unset (a real provider from the environment gets nothing from the demo)."""
+    defaults = {} if env(f"{prefix}_CLIENT_ID") else demo
+    keys = {key: env(f"{prefix}_{key}", defaults.get(key, "")) for key in (
+        "PROVIDER", "ISSUER", "CLIENT_ID", "CLIENT_SECRET", "DISPLAY_NAME")}
+    return {key: value for key, value in keys.items() if value}  # unset: the default
+
+
+# Keys outside PROVIDERS are shared by every provider (each may override them).
 IDP_LOGOUT = {
-    "PROVIDER": env("IDP_PROVIDER", "generic"),
-    "ISSUER": env("IDP_ISSUER", "http://localhost:8001/openid"),
-    "CLIENT_ID": env("IDP_CLIENT_ID", "example-site"),
-    "CLIENT_SECRET": env("IDP_CLIENT_SECRET", "example-site-secret-for-the-demo-only-0123"),
     "SCOPES": env("IDP_SCOPES", "openid email profile"),
     "POST_LOGOUT_REDIRECT_URL": "/",
+    "PROVIDERS": {
+        # The first provider: the IDP_* variables, as with a single provider.
+        "staff": provider("IDP", {
+            "PROVIDER": "generic", "ISSUER": DEMO_ISSUER, "CLIENT_ID": "example-site",
+            "CLIENT_SECRET": "example-site-secret-for-the-demo-only-0123",
+            "DISPLAY_NAME": "Staff account (demo)"}),
+    },
 }
-if env("IDP_REVOKE_TOKENS_ON_LOGOUT", ""):  # unset: the profile's default
+if env("IDP_PARTNERS_CLIENT_ID") or not env("IDP_CLIENT_ID"):
+    # The second: the IDP_PARTNERS_* variables, else (demo) the development provider's second
+    # client. Pointing "staff" at a real provider leaves it out unless it is configured too.
+    IDP_LOGOUT["PROVIDERS"]["partners"] = provider("IDP_PARTNERS", {
+        "PROVIDER": "generic", "ISSUER": DEMO_ISSUER, "CLIENT_ID": "example-partners",
+        "CLIENT_SECRET": "example-partners-secret-for-the-demo-only-4567",
+        "DISPLAY_NAME": "Partner account (demo)"})
+if env("IDP_REVOKE_TOKENS_ON_LOGOUT", ""):  # unset: each profile's default
     IDP_LOGOUT["REVOKE_TOKENS_ON_LOGOUT"] = env("IDP_REVOKE_TOKENS_ON_LOGOUT", "") == "1"
-if not IDP_LOGOUT["CLIENT_SECRET"]:
-    del IDP_LOGOUT["CLIENT_SECRET"]  # a public client: PKCE only
 
 LOGGING = {
     "version": 1,
