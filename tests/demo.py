@@ -16,6 +16,9 @@ import requests
 from .op_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
+#: What would point the example site's two providers at real ones (``.env.example``).
+PROVIDER_VARIABLES = tuple(f"{prefix}_{name}" for prefix in ("IDP", "IDP_PARTNERS") for name in (
+    "PROVIDER", "ISSUER", "CLIENT_ID", "CLIENT_SECRET", "DISPLAY_NAME"))
 
 
 class Demo:
@@ -33,8 +36,7 @@ class Demo:
     def start(self) -> Demo:
         env = {**os.environ, "DEMO_SITE_PORT": str(self.site_port),
                "DEMO_IDP_PORT": str(self.idp_port), "DEMO_DATA_DIR": str(self.data_dir)}
-        for key in ("IDP_ISSUER", "IDP_CLIENT_ID", "IDP_CLIENT_SECRET", "IDP_PROVIDER",
-                    "DJANGO_SETTINGS_MODULE"):
+        for key in ("DJANGO_SETTINGS_MODULE", *PROVIDER_VARIABLES):
             env.pop(key, None)
         self.process = subprocess.Popen(
             ["make", "--no-print-directory", "demo"], cwd=ROOT, env=env,
@@ -74,9 +76,16 @@ def form_fields(html: str) -> dict[str, str]:
     return fields
 
 
-def sign_in_with_requests(demo: Demo, session: requests.Session) -> requests.Response:
-    """The whole sign-in over real HTTP: site → provider login → consent → site."""
-    response = session.get(f"{demo.site}/oidc/login/?next=/protected/", timeout=10)
+#: The demo site's providers (``IDP_LOGOUT["PROVIDERS"]``): key → client at the provider.
+PROVIDERS = {"staff": "example-site", "partners": "example-partners"}
+
+
+def sign_in_with_requests(demo: Demo, session: requests.Session,
+                          provider: str = "staff") -> requests.Response:
+    """The whole sign-in over real HTTP: site → provider login → consent → site, with one of
+    the site's providers (named, so the chooser is skipped)."""
+    response = session.get(f"{demo.site}/oidc/login/",
+                           params={"provider": provider, "next": "/protected/"}, timeout=10)
     assert response.url.startswith(f"{demo.idp}/accounts/login/"), response.url
     fields = form_fields(response.text)
     fields.update({"username": "demo", "password": "demo-password"})

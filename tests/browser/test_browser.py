@@ -76,6 +76,12 @@ def consent(page: Any, demo: Demo, *, allow: bool = True) -> None:
     page.click("#idp-allow" if allow else "#idp-decline")
 
 
+def choose(page: Any, demo: Demo, provider: str) -> None:
+    """On the sign-in chooser (``login/`` of a site with several providers), pick one."""
+    page.wait_for_url(f"{demo.site}/oidc/login/?**")
+    page.click(f"#provider-{provider}")
+
+
 def test_sign_in_out_and_the_provider_session_ends(page: Any, demo: Demo) -> None:
     page.goto(f"{demo.site}/")
     assert "This page is public" in page.inner_text("#status")
@@ -83,15 +89,17 @@ def test_sign_in_out_and_the_provider_session_ends(page: Any, demo: Demo) -> Non
     requested: list[str] = []
     page.on("request", lambda r: requested.append(r.url))
     page.click("#sign-in")
+    choose(page, demo, "staff")
     sign_in_at_provider(page, demo)
     page.wait_for_url(f"{demo.site}/protected/")
     assert "demo@example.test" in page.inner_text("#who")
+    assert page.inner_text("#provider") == "Staff account (demo)"
     assert "email_verified" in page.inner_text("#claims")
     assert "eyJ" not in page.content()  # no raw token on the page
     shot(page, "protected-page")
 
     # Reloading the callback after signing in does not show an error.
-    page.goto([url for url in requested if "/oidc/callback/" in url][-1])
+    page.goto([url for url in requested if "/oidc/callback/staff/" in url][-1])
     page.wait_for_url(f"{demo.site}/protected/")
 
     # The confirmation page (GET logout/) changes nothing; its button signs out.
@@ -104,14 +112,41 @@ def test_sign_in_out_and_the_provider_session_ends(page: Any, demo: Demo) -> Non
 
     # The provider's session is gone: the next sign-in asks for the password again.
     page.click("#sign-in")
+    choose(page, demo, "staff")
     page.wait_for_url(f"{demo.idp}/accounts/login/**")
     assert page.is_visible("#id_password")
+
+
+def test_the_chooser_signs_in_with_the_provider_clicked(page: Any, demo: Demo) -> None:
+    """Two providers: the "Sign in" link opens the chooser; the second provider's button signs
+    in through its own client and callback, and the pages say which provider it was."""
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    page.goto(f"{demo.site}/")
+    page.click("#sign-in")
+    page.wait_for_url(f"{demo.site}/oidc/login/?**")
+    buttons = page.locator("#providers a")
+    assert buttons.all_inner_texts() == ["Sign in with Staff account (demo)",
+                                         "Sign in with Partner account (demo)"]
+    shot(page, "provider-chooser")
+    page.click("#provider-partners")
+    sign_in_at_provider(page, demo)
+    page.wait_for_url(f"{demo.site}/protected/")
+    assert page.inner_text("#provider") == "Partner account (demo)"
+    assert any(url.startswith(f"{demo.idp}/openid/authorize?")
+               and "client_id=example-partners" in url for url in requested)
+    assert any(url.startswith(f"{demo.site}/oidc/callback/partners/?") for url in requested)
+    page.goto(f"{demo.site}/")
+    assert "with Partner account (demo)" in page.inner_text("#status")
+    page.click("#sign-out")
+    page.wait_for_url(f"{demo.site}/")
+    assert "This page is public" in page.inner_text("#status")
 
 
 def test_sign_out_button_on_every_page(page: Any, demo: Demo) -> None:
     visited: list[str] = []
     page.on("request", lambda r: visited.append(r.url))
-    page.goto(f"{demo.site}/oidc/login/?next=/protected/")
+    page.goto(f"{demo.site}/oidc/login/?provider=staff&next=/protected/")
     sign_in_at_provider(page, demo)
     page.wait_for_url(f"{demo.site}/protected/")
     page.click("#sign-out")
@@ -121,7 +156,7 @@ def test_sign_out_button_on_every_page(page: Any, demo: Demo) -> None:
 
 
 def test_cancelled_consent_shows_friendly_page(page: Any, demo: Demo) -> None:
-    page.goto(f"{demo.site}/oidc/login/?next=/protected/")
+    page.goto(f"{demo.site}/oidc/login/?provider=staff&next=/protected/")
     sign_in_at_provider(page, demo, allow=False)
     page.wait_for_url(f"{demo.site}/oidc/callback/**")
     assert "Sign-in cancelled" in page.inner_text("h1")
@@ -135,8 +170,8 @@ def test_two_tabs_sign_in_at_once(browser: Any, demo: Demo) -> None:
     context = browser.new_context()
     context.set_default_timeout(15_000)
     tab1, tab2 = context.new_page(), context.new_page()
-    tab1.goto(f"{demo.site}/oidc/login/?next=/protected/%3Ftab%3D1")
-    tab2.goto(f"{demo.site}/oidc/login/?next=/protected/%3Ftab%3D2")
+    tab1.goto(f"{demo.site}/oidc/login/?provider=staff&next=/protected/%3Ftab%3D1")
+    tab2.goto(f"{demo.site}/oidc/login/?provider=staff&next=/protected/%3Ftab%3D2")
     sign_in_at_provider(tab1, demo)
     tab1.wait_for_url(f"{demo.site}/protected/?tab=1")
     # Tab 2 still shows the provider's sign-in form from before; like a person would, reload
