@@ -61,6 +61,15 @@ def query(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
+def sent_to_public(response: Any) -> dict[str, str]:
+    """The authorization request of a redirect to the public provider, back to its callback."""
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"{OTHER}/authorize?")
+    params = query(response["Location"])
+    assert params["redirect_uri"] == "http://testserver/oidc/callback/public/"
+    return params
+
+
 def start(client: Client, provider: str, next_url: str = "/home/") -> dict[str, str]:
     response = client.get("/oidc/login/", {"provider": provider, "next": next_url})
     assert response.status_code == 302, response.content
@@ -169,11 +178,7 @@ def test_the_chooser_keeps_only_a_safe_next(client: Client, two: Two) -> None:
 
 def test_login_with_a_provider_goes_to_that_provider(client: Client, two: Two) -> None:
     response = client.post("/oidc/login/", {"provider": "public", "next": "/x/"})
-    assert response.status_code == 302
-    assert response["Location"].startswith(f"{OTHER}/authorize?")
-    params = query(response["Location"])
-    assert params["client_id"] == "public-client"
-    assert params["redirect_uri"] == "http://testserver/oidc/callback/public/"
+    assert sent_to_public(response)["client_id"] == "public-client"
 
 
 def test_an_unknown_provider_is_a_400_page(client: Client, two: Two) -> None:
@@ -303,12 +308,7 @@ def test_session_checks_ask_the_sessions_provider(two: Two, settings: Any) -> No
     client = Client()
     sign_in(client, two.public, "public", refresh=False)  # checked with prompt=none
     age(client, checked_at=301)
-    response = client.get("/home/")
-    assert response.status_code == 302
-    assert response["Location"].startswith(f"{OTHER}/authorize?")
-    params = query(response["Location"])
-    assert params["prompt"] == "none"
-    assert params["redirect_uri"] == "http://testserver/oidc/callback/public/"
+    assert sent_to_public(client.get("/home/"))["prompt"] == "none"
 
 
 def test_lifetimes_are_per_provider(two: Two, settings: Any) -> None:
