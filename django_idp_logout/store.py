@@ -83,10 +83,8 @@ def make_key(kind: str, value: str) -> str:
 
 
 def provider_cache_key(config: IdPConfig, kind: str, *parts: str) -> str:
-    """The key of ``kind`` (``discovery``, ``jwks`` …) for this provider, issuer and client.
-
-    The flat form's one provider (``default``) keeps the keys it had before ``PROVIDERS``."""
-    named = () if config.name == "default" else (f"provider={config.name}",)
+    """The key of ``kind`` for this provider, issuer and client (flat form: as before)."""
+    named = [] if config.name == "default" else [f"provider={config.name}"]
     return cache_key(kind, *named, config.issuer, config.client_id, *parts)
 
 
