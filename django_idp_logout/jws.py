@@ -121,38 +121,14 @@ def alternative_issuers(rules: Any, config: IdPConfig) -> tuple[str, ...]:
 def check_common_claims(claims: Mapping[str, Any], *, config: IdPConfig, stage: str,
                         now: float | None = None,
                         metadata: ProviderMetadata | None = None) -> None:
-    """``iss``, ``aud``, ``azp``, ``iat``, ``exp``, ``nbf``: shared by ID and logout tokens.
-
-    ``iss`` is ``ISSUER``; for a multi-tenant document (``{tenantid}`` in its issuer, accepted
-    by discovery only for a profile with ``tenant_issuers``) the template with the token's
-    ``tid`` (:mod:`.tenants`).
-    """
-    now = time.time() if now is None else now
-    leeway = config.leeway
+    """``iss``, ``aud``, ``azp``, ``iat``, ``exp``, ``nbf``: shared by ID and logout tokens."""
+    check_issuer(claims, config=config, stage=stage, metadata=metadata)
 
     def reject(code: str, detail: str) -> InvalidToken:
         return InvalidToken(detail, code=code, stage=stage)
 
     rules = _profile_rules(config)
-    if metadata is not None and tenants.is_template(metadata.issuer):
-        expected = tenants.tenant_issuer(metadata.issuer, claims)
-        if not (getattr(rules, "tenant_issuers", False)
-                and tenants.template_serves(metadata.issuer, config.issuer)):
-            # Only a multi-tenant ISSUER of a profile that checks tenants (not ISSUER set to
-            # the template itself, nor a cached document of another profile).
-            expected = None
-        if expected is None:
-            raise reject("invalid_issuer", "tid missing or not a tenant id (multi-tenant issuer)")
-        issuers: tuple[str, ...] = (expected,)
-    else:
-        issuers = (config.issuer, *alternative_issuers(rules, config))
-    if claims.get("iss") not in issuers:
-        raise reject("invalid_issuer", "iss is not the configured ISSUER (or its tenant's)")
-    aud = claims.get("aud")
-    audiences = [aud] if isinstance(aud, str) else aud
-    if (not isinstance(audiences, list) or not audiences
-            or not all(isinstance(a, str) for a in audiences)):
-        raise reject("invalid_audience", "aud missing or not a string / list of strings")
+    audiences = audience_list(claims, stage=stage)
     if config.client_id not in audiences:
         raise reject("invalid_audience", "aud does not contain CLIENT_ID")
     untrusted = set(audiences) - {config.client_id, *config.trusted_audiences}
@@ -169,12 +145,61 @@ def check_common_claims(claims: Mapping[str, Any], *, config: IdPConfig, stage: 
         raise reject("invalid_audience", "azp is not CLIENT_ID")
     if len(audiences) > 1 and azp is None and not provider_audiences:
         raise reject("invalid_audience", "several audiences but no azp")
+    check_times(claims, config=config, stage=stage, now=now)
+
+
+def check_issuer(claims: Mapping[str, Any], *, config: IdPConfig, stage: str,
+                 metadata: ProviderMetadata | None = None) -> None:
+    """``iss`` is ``ISSUER``; for a multi-tenant document (``{tenantid}`` in its issuer,
+    accepted by discovery only for a profile with ``tenant_issuers``) the template with the
+    token's ``tid`` (:mod:`.tenants`)."""
+    rules = _profile_rules(config)
+    if metadata is not None and tenants.is_template(metadata.issuer):
+        expected = tenants.tenant_issuer(metadata.issuer, claims)
+        if not (getattr(rules, "tenant_issuers", False)
+                and tenants.template_serves(metadata.issuer, config.issuer)):
+            # Only a multi-tenant ISSUER of a profile that checks tenants (not ISSUER set to
+            # the template itself, nor a cached document of another profile).
+            expected = None
+        if expected is None:
+            raise InvalidToken("tid missing or not a tenant id (multi-tenant issuer)",
+                               code="invalid_issuer", stage=stage)
+        issuers: tuple[str, ...] = (expected,)
+    else:
+        issuers = (config.issuer, *alternative_issuers(rules, config))
+    if claims.get("iss") not in issuers:
+        raise InvalidToken("iss is not the configured ISSUER (or its tenant's)",
+                           code="invalid_issuer", stage=stage)
+
+
+def audience_list(claims: Mapping[str, Any], *, stage: str) -> list[str]:
+    """``aud`` as a non-empty list of strings (a string is a list of one)."""
+    aud = claims.get("aud")
+    audiences = [aud] if isinstance(aud, str) else aud
+    if (not isinstance(audiences, list) or not audiences
+            or not all(isinstance(a, str) for a in audiences)):
+        raise InvalidToken("aud missing or not a string / list of strings",
+                           code="invalid_audience", stage=stage)
+    return audiences
+
+
+def check_times(claims: Mapping[str, Any], *, config: IdPConfig, stage: str,
+                now: float | None = None) -> None:
+    """``iat`` (required, not in the future), ``exp`` (required, not past), ``nbf`` (if
+    given, not in the future), each with ``LEEWAY``."""
+    now = time.time() if now is None else now
+    leeway = config.leeway
+
+    def reject(code: str, detail: str) -> InvalidToken:
+        return InvalidToken(detail, code=code, stage=stage)
+
     iat = claims.get("iat")
     if not is_number(iat):
         raise reject("invalid_iat", "iat missing or not a number")
     if iat > now + leeway:
         raise reject("invalid_iat", "iat is in the future")
-    # Required in ID tokens (Core §2) and in logout tokens (Back-Channel Logout 1.0 §2.4).
+    # Required in ID tokens (Core §2), logout tokens (Back-Channel Logout 1.0 §2.4) and
+    # access tokens (RFC 9068 §2.2).
     exp = claims.get("exp")
     if not is_number(exp):
         raise reject("token_expired", "exp missing or not a number")
