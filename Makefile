@@ -19,7 +19,7 @@ install: $(STAMP) $(OP_STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,lint,docs,demo,browser,services]" "tox>=4"
+	$(BIN)/python -m pip install --quiet -e ".[test,lint,docs,demo,browser,services,drf]" "tox>=4"
 	touch $@
 
 $(OP_STAMP): tests/op/package-lock.json

@@ -1,5 +1,5 @@
-"""The OAuth requests made on the user's behalf: token, UserInfo, revocation (RFC 6749, Core
-§5.3, RFC 7009), and what their answers mean.
+"""The OAuth requests made on the user's behalf: token, UserInfo, revocation, introspection
+(RFC 6749, Core §5.3, RFC 7009, RFC 7662), and what their answers mean.
 
 This module knows HTTP and the OAuth wire format only: the endpoint and the client's
 authentication come from the caller (:class:`~django_idp_logout.providers.BoundProvider`),
@@ -158,3 +158,17 @@ def revoke_token(endpoint: str, auth: ClientAuth, *, token: str, token_type_hint
         raise_for_oauth_error(response, stage="revocation")
         raise ProviderUnavailable(f"revocation answered HTTP {response.status}",
                                   stage="revocation")
+
+
+def introspect_token(endpoint: str, auth: ClientAuth, *, token: str) -> dict[str, Any]:
+    """RFC 7662 introspection with client authentication: the provider's answer (``active``
+    and, for an active token, its claims). Raises :class:`ProviderUnavailable` when there is
+    no usable answer; the caller refuses the token then (never "active" by default)."""
+    form = {**auth.form, "token": token, "token_type_hint": "access_token"}
+    response = http.request("POST", endpoint, stage="introspection", data=form,
+                            headers={**auth.headers, "Accept": "application/json"})
+    if response.status != 200:
+        raise_for_oauth_error(response, stage="introspection")
+        raise ProviderUnavailable(f"introspection answered HTTP {response.status}",
+                                  stage="introspection")
+    return response.json_object(stage="introspection")

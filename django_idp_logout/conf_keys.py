@@ -245,6 +245,23 @@ class IdPConfig:
     frontchannel_frame_ancestors: tuple[str, ...] | None = field(metadata=setting(
         None, list, tuple, None, doc="""
         Origins allowed to embed ``frontchannel-logout/``. Unset: the issuer's origin."""))
+    api: Mapping[str, Any] = field(metadata=setting({}, dict, section="Protecting an API", doc="""
+        Accepting this provider's access tokens on an API
+        (:class:`django_idp_logout.drf.BearerTokenAuthentication`,
+        :func:`django_idp_logout.decorators.bearer_token_required`; see ``docs/api.rst``). A dict:
+
+        * ``AUDIENCE`` (required): the API's identifier(s), a string or a list; a token's
+          ``aud`` must contain one. Never ``CLIENT_ID`` alone (an ID token has it).
+        * ``SCOPES``: scopes every request must have (a list or a space-separated string).
+        * ``INTROSPECT`` (``False``): check tokens that are not JWTs at the provider's RFC 7662
+          introspection endpoint, with this client's credentials.
+        * ``INTROSPECTION_CACHE_TTL`` (``60``): seconds an introspection answer is reused
+          (never past the token's ``exp``); ``0``: ask every time.
+        * ``CREATE_USERS`` (``False``): create a local user for a token whose ``(iss, sub)``
+          is unknown (as a sign-in would); off, such a token is anonymous, like a client
+          credentials token.
+        * ``REQUIRE_AT_JWT`` (``False``): accept only JWTs typed ``at+jwt`` (RFC 9068), for
+          providers that type theirs."""))
     display_name: str | None = field(metadata=setting(None, str, None, section="Several providers",
                                                       doc="""
         The provider's name on the sign-in chooser (``login/`` with several ``PROVIDERS``) and

@@ -1,10 +1,11 @@
-"""Which configured provider a request *from* a provider is for.
+"""Which configured provider a request *from* a provider (or a token it issued) is for.
 
 With several ``PROVIDERS``, a back-channel logout token or a front-channel request arrives at
-one URL for all of them. It is routed by its ``iss``: only the providers that may have issued
-it are tried, each with its own keys and audience (:func:`logout_token_candidates`), so a
-token one provider signed can never end the sessions of another. The unverified ``iss`` only
-picks candidates; it is then verified like any other claim.
+one URL for all of them, and an API's access tokens at every API view. Each is routed by its
+``iss``: only the providers that may have issued it are tried, each with its own keys and
+audience (:func:`token_candidates`), so a token one provider signed can never end the
+sessions of another, nor pass for another's. The unverified ``iss`` only picks candidates; it
+is then verified like any other claim.
 """
 
 from __future__ import annotations
@@ -38,10 +39,10 @@ def providers_for_issuer(iss: Any) -> list[str]:
     return [name for name in provider_names() if get_config(name).issuer == iss]
 
 
-def logout_token_candidates(raw: Any) -> list[str]:
-    """The providers to validate a logout token with, most likely first: those that may have
-    issued its (unverified) ``iss``; the default provider when none may (it then refuses the
-    token with ``invalid_issuer``, or ``malformed_token`` for what is not a JWT)."""
+def token_candidates(raw: Any) -> list[str]:
+    """The providers to validate a JWT (a logout or an access token) with: those that may
+    have issued its (unverified) ``iss``; the default provider when none may (it then refuses
+    the token with ``invalid_issuer``, or ``malformed_token`` for what is not a JWT)."""
     iss = None
     if isinstance(raw, str) and len(raw) <= MAX_TOKEN_LENGTH:
         try:

@@ -39,6 +39,7 @@ urlpatterns = [
     path("token/", token),
     path("call-api/", call_api),
     path("oidc/", include("django_idp_logout.urls")),
+    path("api/", include("tests.api_views")),
     path("home/", home),
     path("cycle/", cycle),
     path("password-changed/", password_changed),

@@ -29,6 +29,7 @@ from ..conf import (
     user_settings,
     using_provider,
 )
+from .api import check_api, check_drf_without_audience
 from .cache import check_cache
 from .common import check_id
 from .compat import check_fallback_values, check_mozilla_settings
@@ -54,8 +55,8 @@ __all__ = ["CHECK_IDS", "check_settings", "check_urls", "check_wiring"]
 CHECK_IDS = (
     "E001", "E002", "E003", "E004", "E005", "E006", "E007", "E008", "E009", "E010", "E011",
     "E012", "E013", "E014", "E015", "E016", "E017", "E018", "E019", "E020", "E021", "E022",
-    "E023", "E024", "E025", "E026", "E027", "E028", "E029", "E031", "E032",
-    "W001", "W002", "W003", "W005", "W006", "W007", "W008", "W009", "W010", "W011",
+    "E023", "E024", "E025", "E026", "E027", "E028", "E029", "E031", "E032", "E033", "E034", "E035",
+    "W001", "W002", "W003", "W005", "W006", "W007", "W008", "W009", "W010", "W011", "W012",
 )
 
 
@@ -85,6 +86,9 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None,
     site_wide = effective_settings(provider_names()[0])
     if isinstance(site_wide["CACHE_ALIAS"], str):  # E004 otherwise
         errors += check_cache(site_wide)
+    errors += check_drf_without_audience(any(
+        isinstance(api, dict) and api.get("AUDIENCE")
+        for api in (effective_settings(name)["API"] for name in provider_names())))
     if PROVIDERS_KEY not in raw:
         return errors + _check_provider(None)
     for name in provider_names():
@@ -113,6 +117,7 @@ def _check_merged(ours: dict[str, Any], merged: dict[str, Any]) -> list[CheckMes
     errors += check_numbers(merged)
     errors += check_logout(merged)
     errors += check_end_session(merged)
+    errors += check_api(merged)
     return errors
 
 

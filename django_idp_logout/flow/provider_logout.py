@@ -50,11 +50,11 @@ def end_sessions_for_token(raw: str) -> EndedSessions:
     :class:`~django.db.DatabaseError` (the sessions could not be ended).
 
     With several providers, the token is validated with each provider that may have issued
-    it (:func:`routing.logout_token_candidates`; one, unless several share an issuer) until
+    it (:func:`routing.token_candidates`; one, unless several share an issuer) until
     one accepts it; it ends only that provider's sessions.
     """
     refused: InvalidToken | None = None
-    for name in routing.logout_token_candidates(raw):
+    for name in routing.token_candidates(raw):
         with using_provider(name):
             try:
                 return _end_sessions_for_token(raw)

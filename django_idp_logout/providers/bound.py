@@ -17,6 +17,7 @@ from mozilla_django_oidc.utils import generate_code_challenge
 from .. import client
 from ..client import ClientAuth, TokenResponse
 from ..discovery import ProviderMetadata, get_metadata
+from ..exceptions import ProviderUnavailable
 from ..http import add_query
 from .base import LogoutContext, Provider
 
@@ -86,6 +87,16 @@ class BoundProvider:
             auth = ClientAuth(auth.headers, {"client_id": self.profile.config.client_id,
                                              **auth.form})
         client.revoke_token(endpoint, auth, token=token, token_type_hint=token_type_hint)
+
+    def introspect(self, token: str) -> dict[str, Any]:
+        """RFC 7662 at the provider's ``introspection_endpoint`` (:class:`ProviderUnavailable`
+        when it has none)."""
+        endpoint = self.metadata.endpoint("introspection_endpoint")
+        if endpoint is None:
+            raise ProviderUnavailable("the provider has no introspection endpoint",
+                                      code="provider_bad_response", stage="introspection")
+        return client.introspect_token(endpoint, self.profile.client_authentication(
+            self.metadata), token=token)
 
     @property
     def end_session_endpoint(self) -> str | None:
