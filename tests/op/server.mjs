@@ -13,6 +13,10 @@
 //   OP_ROTATE=1    rotate refresh tokens on every use (a reused one is refused, and its
 //                  grant revoked)
 //   OP_ACCESS_TOKEN_TTL  access token lifetime in seconds (default 3600)
+//   OP_API_RESOURCE  the resource indicator (RFC 8707) of a test API: access tokens for it
+//                  are JWTs (RFC 9068, typ at+jwt) with scopes api:read / api:write; the same
+//                  URL with "opaque/" appended names a second API whose tokens are opaque
+//                  (checked by introspection). Also enables the client credentials grant.
 //
 // GET /test/counters answers {"refresh": n}: how many refresh token grants were asked for.
 //
@@ -27,7 +31,7 @@
 // `iss` and that client's `sid`, in a hidden iframe, then continues to the redirect.
 import { readFileSync } from 'node:fs';
 import { generateKeyPair, exportJWK } from 'jose';
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 const port = Number(process.env.OP_PORT);
 const issuer = process.env.OP_ISSUER;
@@ -107,6 +111,30 @@ if (process.env.OP_ALLOW_LOOPBACK_FETCH === '1') {
     const { dispatcher, ...rest } = options;
     return globalThis.fetch(url, rest);
   };
+}
+
+if (process.env.OP_API_RESOURCE) {
+  const jwtApi = process.env.OP_API_RESOURCE;
+  const opaqueApi = `${jwtApi}opaque/`;
+  configuration.features.clientCredentials = { enabled: true };
+  configuration.features.resourceIndicators = {
+    enabled: true,
+    defaultResource: async (ctx, client, oneOf) => oneOf,
+    useGrantedResource: async () => true,
+    getResourceServerInfo: async (ctx, resourceIndicator) => {
+      if (resourceIndicator !== jwtApi && resourceIndicator !== opaqueApi) {
+        throw new errors.InvalidTarget();
+      }
+      return {
+        scope: 'api:read api:write',
+        audience: resourceIndicator,
+        accessTokenTTL: Number(process.env.OP_ACCESS_TOKEN_TTL || 3600),
+        accessTokenFormat: resourceIndicator === jwtApi ? 'jwt' : 'opaque',
+        jwt: { sign: { alg: 'RS256' } },
+      };
+    },
+  };
+  configuration.scopes = ['openid', 'offline_access', 'api:read', 'api:write'];
 }
 
 if (process.env.OP_REFRESH === '1') {
