@@ -11,7 +11,8 @@ Figures:
 2. server-side time of the callback, excluding the time spent inside the provider;
 3. a signed-in page view with and without ``IdPSessionMiddleware`` (time, queries, outbound),
    and access tokens: a page view with a valid token, one renewal, the time
-   ``get_access_token`` adds (``benchmarks/tokens.py``);
+   ``get_access_token`` adds (``benchmarks/tokens.py``), and an API accepting access tokens
+   next to stock's DRF class (``benchmarks/api.py``);
 4. logout with the provider up, down (connection refused) and hanging;
 5. back-channel logout by ``sid`` among 100,000 sessions and by ``sub`` for a user with 1,000
    sessions, on SQLite and PostgreSQL (``benchmarks/backchannel.py``);
@@ -43,7 +44,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import tokens  # noqa: E402 - after the path is set
+from benchmarks import api, tokens  # noqa: E402 - after the path is set
 
 OURS_SECRET = "bench-ours-secret-0123456789abcdef012345"
 STOCK_SECRET = "bench-stock-secret-0123456789abcdef01234"
@@ -58,7 +59,7 @@ def clients(origins: list[str]) -> list[dict[str, Any]]:
 
     return [
         {"client_id": "bench-ours", "client_secret": OURS_SECRET,
-         "grant_types": ["authorization_code", "refresh_token"],
+         "grant_types": ["authorization_code", "refresh_token", "client_credentials"],
          "redirect_uris": uris("/oidc/callback/"),
          "post_logout_redirect_uris": uris("/oidc/logout/complete/"),
          "token_endpoint_auth_method": "client_secret_basic"},
@@ -504,6 +505,8 @@ def render(report: Report, args: argparse.Namespace) -> str:
         ]
     if "tokens" in r:
         lines += tokens.render(r)
+    if "api" in r:
+        lines += api.render(r)
     if "logout_ms" in r:
         lo = r["logout_ms"]
         lines += [
@@ -632,7 +635,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny counts (CI)")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "performance.md")
     parser.add_argument("--only", action="append", default=[],
-                        help="run only these steps (sign-in, page view, tokens, logout, "
+                        help="run only these steps (sign-in, page view, tokens, api, logout, "
                              "back-channel, throughput); the page is then written to "
                              "artifacts/ only")
     parser.add_argument("--profile", action="store_true",
@@ -656,7 +659,8 @@ def main(argv: list[str] | None = None) -> int:
     gunicorn_port = free_port()
     op = OpenIDProvider(clients=clients(["http://testserver",
                                          f"http://127.0.0.1:{gunicorn_port}"]),
-                        env={"OP_REFRESH": "1"})  # refresh tokens for bench-ours only
+                        # refresh tokens for bench-ours only; a resource server for the API
+                        env={"OP_REFRESH": "1", "OP_API_RESOURCE": api.RESOURCE})
     op.start()
     workdir = ROOT / "artifacts" / "bench"
     workdir.mkdir(parents=True, exist_ok=True)
@@ -680,6 +684,8 @@ def main(argv: list[str] | None = None) -> int:
                                                   args.per_block)),
             ("tokens", lambda: tokens.bench_tokens(report, outbound, args.blocks,
                                                    args.per_block * 10)),
+            ("api", lambda: api.bench_api(report, outbound, op, OURS_SECRET, args.blocks,
+                                          max(args.per_block // 10, 5))),
             ("logout", lambda: bench_logout(report, outbound, op, args.rounds, timeout)),
             ("back-channel", lambda: bench_backchannel(report, sessions, user_sessions)),
             ("throughput", lambda: bench_throughput(report, env, gunicorn_port, users,

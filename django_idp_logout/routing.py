@@ -43,6 +43,8 @@ def token_candidates(raw: Any) -> list[str]:
     """The providers to validate a JWT (a logout or an access token) with: those that may
     have issued its (unverified) ``iss``; the default provider when none may (it then refuses
     the token with ``invalid_issuer``, or ``malformed_token`` for what is not a JWT)."""
+    if len(provider_names()) == 1:
+        return list(provider_names())  # nothing to route: no need to read the token twice
     iss = None
     if isinstance(raw, str) and len(raw) <= MAX_TOKEN_LENGTH:
         try:

@@ -69,6 +69,8 @@ OIDC_STORE_ID_TOKEN = True
 OIDC_RP_SCOPES = "openid email profile"
 OIDC_OP_LOGOUT_URL_METHOD = "benchmarks.site.urls.stock_logout_url"
 OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_authentication_callback"
+# Its DRF class (the API benchmark): the stock backend, not ours (both extend its class).
+OIDC_DRF_AUTH_BACKEND = "mozilla_django_oidc.auth.OIDCAuthenticationBackend"
 
 LOGGING = {
     "version": 1,

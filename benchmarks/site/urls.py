@@ -26,7 +26,31 @@ def stock_logout_url(request: HttpRequest) -> str:
     })
 
 
-urlpatterns = [
+def _api_views() -> list[object]:
+    """The same DRF view behind our authentication and stock mozilla-django-oidc's."""
+    from mozilla_django_oidc.contrib.drf import OIDCAuthentication
+    from rest_framework.permissions import AllowAny
+    from rest_framework.request import Request
+    from rest_framework.response import Response
+    from rest_framework.views import APIView
+
+    from django_idp_logout.drf import BearerTokenAuthentication
+
+    class Ours(APIView):
+        authentication_classes = [BearerTokenAuthentication]
+        permission_classes = [AllowAny]  # the authentication class refuses a bad token
+
+        def get(self, request: Request) -> Response:
+            assert request.auth is not None
+            return Response({"user": request.user.get_username()})
+
+    class Stock(Ours):
+        authentication_classes = [OIDCAuthentication]
+
+    return [path("api/ours/", Ours.as_view()), path("api/stock/", Stock.as_view())]
+
+
+urlpatterns = [*_api_views(),
     path("oidc/", include("django_idp_logout.urls")),
     path("stock/", include("mozilla_django_oidc.urls")),
     path("whoami/", whoami),
