@@ -237,9 +237,13 @@ class OIDCBackend(MozillaCompat, OIDCAuthenticationBackend):  # type: ignore[mis
         return found.user if found is not None else None
 
     def get_or_create_identity_user(self, identity: VerifiedIdentity,
-                                    claims: Mapping[str, Any]) -> AbstractBaseUser | None:
+                                    claims: Mapping[str, Any], *,
+                                    create_users: bool | None = None
+                                    ) -> AbstractBaseUser | None:
         """The user of ``(issuer, sub)``, updated; else one found by ``filter_users_by_claims``
-        and linked, or a new one (``CREATE_USERS``)."""
+        and linked, or a new one (``create_users``; default: ``CREATE_USERS``)."""
+        if create_users is None:
+            create_users = get_config().create_users
         user = self._identity_user(identity)
         if user is not None:
             return self.update_user(user, self._storable_claims(claims))
@@ -249,7 +253,7 @@ class OIDCBackend(MozillaCompat, OIDCAuthenticationBackend):  # type: ignore[mis
             with transaction.atomic():
                 if signed_in is None and user is not None and not self._still_unlinked(user):
                     user = None  # a concurrent sign-in linked another identity to it first
-                if user is None and not get_config().create_users:
+                if user is None and not create_users:
                     logger.info("stage=login no local user for this identity and CREATE_USERS "
                                 "is off")
                     return None

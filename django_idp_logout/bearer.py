@@ -24,7 +24,7 @@ from django.core.cache import caches
 
 from . import routing
 from .api_settings import api_settings
-from .conf import get_config, is_number, provider_names, using_provider
+from .conf import get_config, provider_names, using_provider
 from .discovery import get_metadata
 from .exceptions import InvalidToken
 from .jws import (
@@ -35,13 +35,14 @@ from .jws import (
     check_issuer,
     check_times,
     decode_signed,
+    is_time,
 )
 from .store import provider_cache_key
 
 STAGE = "access_token"
 ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
-#: Claims only an ID token has (Core §2, §3.1.3.6, §3.3.2.11): never in an access token.
-ID_TOKEN_CLAIMS = ("nonce", "at_hash", "c_hash", "s_hash")
+#: Claims only an ID token has (Core §3.1.3.6, §3.3.2.11, FAPI): never in an access token.
+ID_TOKEN_CLAIMS = ("at_hash", "c_hash", "s_hash")
 #: The ``typ`` *claim* some providers (Keycloak) put in tokens that are not access tokens.
 FOREIGN_TYP_CLAIMS = frozenset({"ID", "Logout", "Refresh", "Offline"})
 #: Claims that name the client a token was issued to, by provider.
@@ -80,14 +81,18 @@ def validate_access_token(raw: Any) -> AccessToken:
         raise refused("token missing or too large", "malformed_token")
     if raw.count(".") == 2:
         return _first_accepting(routing.token_candidates(raw), _jwt, raw)
+    # One provider at most introspects (check E036): a token is never shown to a provider
+    # that did not issue it.
     names = [name for name in provider_names() if api_settings(get_config(name)).introspect]
     if not names:
         raise refused("not a JWT, and no provider's tokens are introspected", "malformed_token")
-    return _first_accepting(names, _introspected, raw)
+    with using_provider(names[0]):
+        return _introspected(raw)
 
 
 def _first_accepting(names: list[str], check: Callable[[str], AccessToken],
                      raw: str) -> AccessToken:
+    """The first of ``names`` (tried in turn, each activated) whose ``check`` accepts."""
     first: InvalidToken | None = None
     for name in names:
         with using_provider(name):
@@ -111,11 +116,17 @@ def _jwt(raw: str) -> AccessToken:
     typ = typ.lower() if isinstance(typ, str) else None
     if typ not in ACCESS_TOKEN_TYPES and (api.require_at_jwt or typ in FOREIGN_TYPES):
         raise refused(f"typ {str(typ)[:30]!r} is not at+jwt", "not_an_access_token")
-    if (any(name in claims for name in ID_TOKEN_CLAIMS) or "events" in claims
-            or claims.get("typ") in FOREIGN_TYP_CLAIMS):
+    if _is_other_token(claims, typ in ACCESS_TOKEN_TYPES, config.client_id):
         raise refused("an ID, logout or refresh token is not an access token",
                       "not_an_access_token")
-    check_issuer(claims, config=config, stage=STAGE, metadata=get_metadata())
+    _check_not_bound(claims)
+    try:
+        check_issuer(claims, config=config, stage=STAGE, metadata=get_metadata())
+    except InvalidToken:
+        from .providers import get_provider  # the profiles sit above this module
+
+        if claims.get("iss") not in get_provider(config).access_token_issuers(claims):
+            raise
     if not set(audience_list(claims, stage=STAGE)) & set(api.audiences):
         raise refused("aud does not contain the API's AUDIENCE", "invalid_audience")
     check_times(claims, config=config, stage=STAGE)
@@ -135,21 +146,49 @@ def _introspected(raw: str) -> AccessToken:
         answer = BoundProvider.discover(get_provider(config)).introspect(raw)
         ttl = api.introspection_cache_ttl
         exp = answer.get("exp")
-        if is_number(exp):
+        if is_time(exp):
             ttl = min(ttl, int(exp - time.time()))
-        if ttl > 0:
+        # Only an active answer is kept: a stream of made-up tokens must not fill the cache
+        # (and push the keys out of it).
+        if ttl > 0 and answer.get("active") is True:
             cache.set(key, answer, ttl)
     if answer.get("active") is not True:
         raise refused("the provider says the token is not active", "inactive_token")
+    _check_not_bound(answer)
     if "iss" in answer:
         check_issuer(answer, config=config, stage=STAGE, metadata=get_metadata())
     if not set(audience_list(answer, stage=STAGE)) & set(api.audiences):
         raise refused("aud does not contain the API's AUDIENCE", "invalid_audience")
-    if is_number(answer.get("exp")) and answer["exp"] <= time.time() - config.leeway:
+    exp = answer.get("exp")
+    if exp is not None and (not is_time(exp) or exp <= time.time() - config.leeway):
         raise refused("token has expired", "token_expired")
     if answer.get("token_type") not in (None, "access_token", "Bearer", "bearer"):
         raise refused("not an access token", "not_an_access_token")
     return _access_token({"iss": config.issuer, **answer}, introspected=True)
+
+
+def _is_other_token(claims: Mapping[str, Any], typed: bool, client_id: str) -> bool:
+    """An ID token (its hashes; Cognito's ``token_use``; Keycloak's ``typ`` claim), a
+    logout token (``events``), or a refresh token. A ``nonce`` marks an ID token only in a
+    token that could be this site's own (its ``aud`` holds ``CLIENT_ID``) and is not typed
+    ``at+jwt``: Keycloak before 25 copies the sign-in's ``nonce`` into access tokens."""
+    claim_typ = claims.get("typ")
+    if (any(name in claims for name in ID_TOKEN_CLAIMS) or "events" in claims
+            or claims.get("token_use") == "id"
+            or (isinstance(claim_typ, str) and claim_typ in FOREIGN_TYP_CLAIMS)):
+        return True
+    aud = claims.get("aud")
+    own = aud == client_id or (isinstance(aud, list) and client_id in aud)
+    return "nonce" in claims and own and not typed
+
+
+def _check_not_bound(claims: Mapping[str, Any]) -> None:
+    """A sender-constrained token (``cnf``: DPoP, RFC 9449; mTLS, RFC 8705) is worthless
+    without its proof of possession, which is not checked here: refused, so that a stolen
+    one is not accepted as a plain bearer token."""
+    if "cnf" in claims:
+        raise refused("a sender-constrained (cnf) token needs a proof of possession",
+                      "bound_token")
 
 
 def _access_token(claims: Mapping[str, Any], *, introspected: bool) -> AccessToken:
@@ -169,5 +208,5 @@ def _access_token(claims: Mapping[str, Any], *, introspected: bool) -> AccessTok
     return AccessToken(
         provider=get_config().name, issuer=str(claims["iss"]), subject=sub,
         client_id=client_id, scopes=frozenset(scopes),
-        expires_at=float(exp) if is_number(exp) else None, claims=dict(claims),
+        expires_at=float(exp) if is_time(exp) else None, claims=dict(claims),
         introspected=introspected)

@@ -22,7 +22,7 @@ from django.http import HttpRequest, JsonResponse
 from .api_settings import api_settings
 from .bearer import AccessToken, validate_access_token
 from .conf import get_config, using_provider
-from .exceptions import InvalidToken, ProviderUnavailable
+from .exceptions import IdPLogoutError, InvalidToken
 
 logger = logging.getLogger("django_idp_logout")
 
@@ -82,8 +82,12 @@ def authenticate(request: HttpRequest, token: str,
     except InvalidToken as exc:
         logger.info("stage=api refused a bearer token: code=%s", exc.code)
         raise BearerError(401, "invalid_token") from None
-    except ProviderUnavailable as exc:
-        logger.warning("stage=api could not check a bearer token: code=%s", exc.code)
+    except IdPLogoutError as exc:
+        # The provider down, or refusing our client at introspection (a rotated secret):
+        # nothing the caller can fix, and no reason to call the token invalid.
+        logger.log(logging.ERROR if exc.code in {"invalid_client", "unauthorized_client"}
+                   else logging.WARNING,
+                   "stage=api could not check a bearer token: code=%s", exc.code)
         raise BearerError(503, "temporarily_unavailable") from None
     with using_provider(access.provider):
         required = [*api_settings(get_config()).scopes, *scopes]
@@ -94,28 +98,53 @@ def authenticate(request: HttpRequest, token: str,
         return user_for(access), access
 
 
+def is_client_token(access: AccessToken) -> bool:
+    """A client's own token (client credentials): no ``sub``, or one that names the client
+    (oidc-provider, Okta: the client id; Auth0: ``<client id>@clients``), or Entra ID's
+    ``idtyp`` ``app``. It never stands for a user, whatever ``CREATE_USERS`` says."""
+    sub = access.subject
+    return (sub is None or sub == access.client_id or sub.endswith("@clients")
+            or access.claims.get("idtyp") == "app")
+
+
 def user_for(access: AccessToken) -> Any:
     """The local user of the token's ``(iss, sub)``, as sign-in matches them; anonymous for
-    a client's own token or an unknown identity (unless ``API["CREATE_USERS"]``). An inactive
-    user's token is refused."""
-    from .backends import OIDCBackend, VerifiedIdentity
+    a client's own token or an unknown identity (unless ``API["CREATE_USERS"]``: then created
+    by the site's backend as at sign-in, ``verify_claims`` included). An inactive user's
+    token is refused."""
     from .models import OIDCIdentity
 
-    if access.subject is None:
+    if is_client_token(access):
         return AnonymousUser()
     found = (OIDCIdentity.objects.select_related("user")
              .filter(issuer=access.issuer, subject=access.subject).first())
     user = found.user if found is not None else None
     if user is None and api_settings(get_config()).create_users:
-        user = OIDCBackend().get_or_create_identity_user(
-            VerifiedIdentity(issuer=access.issuer, subject=access.subject,
-                             claims=access.claims), dict(access.claims))
+        user = _created_user(access)
     if user is None:
         return AnonymousUser()
     if not getattr(user, "is_active", True):
         logger.info("stage=api refused a bearer token of an inactive user")
         raise BearerError(401, "invalid_token")
     return user
+
+
+def _created_user(access: AccessToken) -> Any:
+    """``API["CREATE_USERS"]``: the site's own backend (a subclass of ``OIDCBackend`` in
+    ``AUTHENTICATION_BACKENDS``), its hooks applied as at sign-in."""
+    from django.contrib.auth import get_backends
+
+    from .backends import OIDCBackend, VerifiedIdentity
+
+    backend = next((b for b in get_backends() if isinstance(b, OIDCBackend)), OIDCBackend())
+    claims = dict(access.claims)
+    if not backend.verify_claims(claims):
+        logger.info("stage=api verify_claims() refused the token's user")
+        raise BearerError(401, "invalid_token")
+    assert access.subject is not None
+    return backend.get_or_create_identity_user(
+        VerifiedIdentity(issuer=access.issuer, subject=access.subject, claims=claims), claims,
+        create_users=True)
 
 
 def require_audience() -> None:
@@ -132,4 +161,5 @@ def require_audience() -> None:
             "(django_idp_logout.E035).")
 
 
-__all__ = ["BearerError", "authenticate", "bearer_token", "require_audience", "user_for"]
+__all__ = ["BearerError", "authenticate", "bearer_token", "is_client_token", "require_audience",
+           "user_for"]

@@ -66,7 +66,12 @@ def _authenticate(request: HttpRequest, scopes: tuple[str, ...]) -> HttpResponse
         token = bearer_token(request)
         if token is None:
             raise BearerError(401)
-        request.user, request.auth = authenticate(request, token, scopes)  # type: ignore[attr-defined]
+        user, request.auth = authenticate(request, token, scopes)  # type: ignore[attr-defined]
     except BearerError as exc:
         return exc.response()
+    request.user = user
+
+    async def auser() -> Any:  # Django 5.0+: what async code (and login_required) asks
+        return user
+    request.auser = auser
     return None

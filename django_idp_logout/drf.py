@@ -61,6 +61,11 @@ class _ServiceUnavailable(exceptions.APIException):  # type: ignore[misc]
     status_code = 503
     default_detail = "temporarily_unavailable"
     default_code = "temporarily_unavailable"
+    wait = 30  # DRF's exception handler sends it as Retry-After
+
+
+class _InsufficientScope(exceptions.PermissionDenied):  # type: ignore[misc]
+    default_code = "insufficient_scope"
 
 
 def _drf_error(error: BearerError) -> Any:
@@ -68,11 +73,11 @@ def _drf_error(error: BearerError) -> Any:
         return exceptions.ParseError("invalid_request")
     if error.status == 503:
         return _ServiceUnavailable()
+    if error.status == 403:  # API["SCOPES"]: 403, with its header (DRF keeps auth_header)
+        denied = _InsufficientScope("insufficient_scope")
+        denied.auth_header = error.www_authenticate()
+        return denied
     return exceptions.AuthenticationFailed("invalid_token", code="invalid_token")
-
-
-class _InsufficientScope(exceptions.PermissionDenied):  # type: ignore[misc]
-    default_code = "insufficient_scope"
 
 
 def HasScope(*scopes: str) -> type[BasePermission]:
@@ -89,10 +94,7 @@ def HasScope(*scopes: str) -> type[BasePermission]:
             if not isinstance(token, AccessToken):
                 raise exceptions.NotAuthenticated()
             if token.missing_scopes(required):
-                error = BearerError(403, "insufficient_scope", " ".join(required))
-                denied = _InsufficientScope("insufficient_scope")
-                denied.auth_header = error.www_authenticate()
-                raise denied
+                raise _drf_error(BearerError(403, "insufficient_scope", " ".join(required)))
             return True
 
     _HasScope.__name__ = _HasScope.__qualname__ = f"HasScope({', '.join(map(repr, required))})"

@@ -9,9 +9,10 @@ and ``aud`` / ``iss`` checks are opt-in).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 import jwt
 
@@ -183,6 +184,11 @@ def audience_list(claims: Mapping[str, Any], *, stage: str) -> list[str]:
     return audiences
 
 
+def is_time(value: Any) -> TypeGuard[int | float]:
+    """A NumericDate: a finite number (JSON allows ``1e400``, Python's parser ``NaN``)."""
+    return is_number(value) and math.isfinite(value)
+
+
 def check_times(claims: Mapping[str, Any], *, config: IdPConfig, stage: str,
                 now: float | None = None) -> None:
     """``iat`` (required, not in the future), ``exp`` (required, not past), ``nbf`` (if
@@ -194,17 +200,17 @@ def check_times(claims: Mapping[str, Any], *, config: IdPConfig, stage: str,
         return InvalidToken(detail, code=code, stage=stage)
 
     iat = claims.get("iat")
-    if not is_number(iat):
+    if not is_time(iat):
         raise reject("invalid_iat", "iat missing or not a number")
     if iat > now + leeway:
         raise reject("invalid_iat", "iat is in the future")
     # Required in ID tokens (Core §2), logout tokens (Back-Channel Logout 1.0 §2.4) and
     # access tokens (RFC 9068 §2.2).
     exp = claims.get("exp")
-    if not is_number(exp):
+    if not is_time(exp):
         raise reject("token_expired", "exp missing or not a number")
     if exp <= now - leeway:
         raise reject("token_expired", "token has expired")
     nbf = claims.get("nbf")
-    if nbf is not None and (not is_number(nbf) or nbf > now + leeway):
+    if nbf is not None and (not is_time(nbf) or nbf > now + leeway):
         raise reject("token_not_yet_valid", "nbf is in the future or not a number")

@@ -29,6 +29,9 @@ def may_have_issued(config: IdPConfig, iss: Any) -> bool:
         return True
     if not getattr(rules, "tenant_issuers", False):
         return False
+    v1_tenant = tenants.v1_issuer_tenant(iss)  # Entra ID's v1.0 access tokens
+    if v1_tenant is not None:
+        return tenants.serves_tenant(config.issuer, v1_tenant)
     return any(tenants.matches(config.issuer.replace(f"/{segment}/", f"/{tenants.PLACEHOLDER}/"),
                                iss)
                for segment in tenants.MULTI_TENANT_SEGMENTS if f"/{segment}/" in config.issuer)

@@ -49,3 +49,26 @@ def matches(template: str, issuer: Any) -> bool:
     middle = issuer[len(before):len(issuer) - len(after)] if len(issuer) > len(template) else ""
     return (issuer.startswith(before) and issuer.endswith(after)
             and bool(_GUID.fullmatch(middle)))
+
+
+#: Entra ID's v1.0 access tokens (an API whose registration does not ask for v2 tokens) are
+#: issued by ``https://sts.windows.net/<tid>/``, with ``ver`` ``1.0``.
+V1_ISSUER = re.compile(r"https://sts\.windows\.net/([0-9a-f-]{36})/")
+
+
+def is_tenant_id(value: Any) -> bool:
+    return isinstance(value, str) and bool(_GUID.fullmatch(value))
+
+
+def serves_tenant(configured: str, tid: str) -> bool:
+    """Does ``ISSUER`` (``…/<tenant>/v2.0``) accept tokens of tenant ``tid``: its own tenant,
+    or any for ``organizations`` / ``common``?"""
+    parts = configured.split("/")
+    segment = parts[3] if len(parts) > 3 else ""
+    return is_tenant_id(tid) and (segment == tid or segment in MULTI_TENANT_SEGMENTS)
+
+
+def v1_issuer_tenant(iss: Any) -> str | None:
+    """The tenant of an Entra ID v1.0 issuer (``https://sts.windows.net/<tid>/``), else None."""
+    match = V1_ISSUER.fullmatch(iss) if isinstance(iss, str) else None
+    return match.group(1) if match and is_tenant_id(match.group(1)) else None

@@ -16,10 +16,16 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .conf import IdPConfig, get_config, is_number
+from .conf import IdPConfig, get_config
 from .discovery import ProviderMetadata
 from .exceptions import InvalidToken
-from .jws import FOREIGN_TYPES, MAX_IDENTIFIER_LENGTH, check_common_claims, decode_signed
+from .jws import (
+    FOREIGN_TYPES,
+    MAX_IDENTIFIER_LENGTH,
+    check_common_claims,
+    decode_signed,
+    is_time,
+)
 from .logout_tokens import LogoutToken, jti_claim_ttl, validate_logout_token
 from .tenants import is_template
 
@@ -65,7 +71,7 @@ def requested_acr_values(config: IdPConfig) -> tuple[str, ...]:
 def _check_auth_time(auth_time: Any, max_age: int | None, earliest: float) -> None:
     """``auth_time`` is a number; with ``max_age`` requested it is present and recent enough
     (Core §3.1.3.7 step 11)."""
-    if auth_time is not None and not is_number(auth_time):
+    if auth_time is not None and not is_time(auth_time):
         raise InvalidToken("auth_time is not a number", code="invalid_auth_time",
                            stage="id_token")
     if max_age is not None:

@@ -118,6 +118,8 @@ def test_an_unknown_identity_is_anonymous_unless_users_are_created(api: Api,
     ({"typ": "application/at+jwt"}, {}),
     ({"typ": "JWT"}, {"scp": ["api:read", "api:write"], "scope": None}),  # Okta, Entra style
     ({"typ": "JWT"}, {"aud": ["other", AUDIENCE], "azp": "x"}),
+    ({"typ": "JWT"}, {"nonce": "n", "azp": CLIENT_ID}),  # Keycloak before 25
+    ({"typ": "JWT"}, {"token_use": "access"}),
 ])
 def test_provider_variants_accepted(api: Api, header: dict[str, Any],
                                     claims: dict[str, Any]) -> None:
@@ -127,6 +129,55 @@ def test_provider_variants_accepted(api: Api, header: dict[str, Any],
 def test_async_views(api: Api) -> None:
     assert call("async", api.token()).json()["subject"] == "user-1"
     assert_refused(call("async", api.token(aud="other")))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_async_code_sees_the_tokens_user_not_the_sessions(api: Api, rf: Any) -> None:
+    import asyncio
+
+    from django_idp_logout.decorators import bearer_token_required
+
+    linked_user()
+    seen: list[Any] = []
+
+    @bearer_token_required
+    async def view(request: Any) -> Any:
+        seen.append(await request.auser())
+        from django.http import HttpResponse
+
+        return HttpResponse("ok")
+
+    request = rf.get("/", HTTP_AUTHORIZATION=f"Bearer {api.token()}")
+    bob = get_user_model().objects.create_user("session-bob")
+
+    async def session_user() -> Any:
+        return bob
+    request.user, request.auser = bob, session_user
+    assert asyncio.run(view(request)).status_code == 200
+    assert seen[0].get_username() == "alice"
+    assert request.user.get_username() == "alice"
+
+
+def test_entra_v1_access_tokens(api: Api, settings: Any) -> None:
+    """An API registered without ``requestedAccessTokenVersion: 2`` gets v1.0 tokens, issued
+    by ``https://sts.windows.net/<tid>/``: accepted for the configured tenant only."""
+    tid, other = "72f988bf-86f1-41af-91ab-2d7cd011db47", "0b9a1b6b-52d0-4b8f-9b6f-3f3b6c1d2e4f"
+    entra = FakeProvider(api.op.mock, issuer=f"https://login.microsoftonline.com/{tid}/v2.0",
+                         signing_key=key("entra"))
+    settings.IDP_LOGOUT = {"PROVIDER": "entra", "ISSUER": entra.issuer, "CLIENT_ID": CLIENT_ID,
+                           "API": {"AUDIENCE": "api://orders"}}
+    now = int(time.time())
+
+    def v1(**claims: Any) -> str:
+        return entra.sign({"iss": f"https://sts.windows.net/{tid}/", "ver": "1.0", "tid": tid,
+                           "aud": "api://orders", "sub": "s", "appid": "caller",
+                           "scp": "orders.read", "iat": now, "exp": now + 300, **claims},
+                          headers={"typ": "JWT"})
+
+    assert call("plain", v1()).json()["scopes"] == ["orders.read"]
+    assert_refused(call("plain", v1(ver="2.0")))
+    assert_refused(call("plain", v1(tid=other, iss=f"https://sts.windows.net/{other}/")))
+    assert_refused(call("plain", v1(iss=f"https://sts.windows.net/{other}/")))
 
 
 # --- refused ----------------------------------------------------------------------------------
@@ -165,12 +216,15 @@ REFUSED = {
     "not yet valid": lambda api: api.token(nbf=int(time.time()) + 600),
     "no exp": lambda api: api.token(exp=None),
     "wrong issuer": lambda api: api.token(iss="https://evil.example.test"),
-    "ID token (nonce)": lambda api: api.token({"typ": "JWT"}, nonce="n"),
+    "ID token (nonce, this site's aud)": lambda api: api.token(
+        {"typ": "JWT"}, nonce="n", aud=[AUDIENCE, CLIENT_ID], azp=CLIENT_ID),
+    "Cognito ID token": lambda api: api.token({"typ": "JWT"}, token_use="id"),
+    "DPoP-bound (cnf)": lambda api: api.token(cnf={"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2Hg"}),
     "ID token (at_hash)": lambda api: api.token({"typ": "JWT"}, at_hash="h"),
     "Keycloak ID token (typ claim)": lambda api: api.token({"typ": "JWT"}, typ="ID"),
     "logout token": lambda api: api.token({"typ": "logout+jwt"}, events={"x": {}}),
     "alg none": lambda api: unsigned_token(_claims(api)),
-    "alg not allowed": lambda api: api.op.sign({"iss": ISSUER}, key("ec", "EC")),
+    "alg not allowed": lambda api: api.op.sign(_claims(api), key("ec", "EC")),
     "unknown key": lambda api: api.op.sign(_claims(api), key("stranger")),
     "tampered": _tampered,
     "not a JWT, not introspected": lambda api: "opaque-token-unknown",
@@ -211,6 +265,26 @@ def test_scopes_required_by_settings(api: Api, settings: Any) -> None:
     settings.IDP_LOGOUT = {**settings.IDP_LOGOUT, "API": {"AUDIENCE": AUDIENCE,
                                                           "SCOPES": "api:admin"}}
     assert call("plain", api.token()).status_code == 403
+
+
+def test_a_clients_own_token_never_becomes_a_user(api: Api, settings: Any) -> None:
+    settings.IDP_LOGOUT = {**settings.IDP_LOGOUT, "API": {"AUDIENCE": AUDIENCE,
+                                                          "CREATE_USERS": True}}
+    for sub, client_id in (("machine", "machine"), ("machine@clients", "machine")):
+        assert call("plain", api.token(sub=sub, client_id=client_id)).json()["user"] is None
+    assert call("plain", api.token(sub="app-oid", idtyp="app")).json()["user"] is None
+    assert not get_user_model().objects.exists()
+
+
+def test_created_users_go_through_the_sites_backend(api: Api, settings: Any,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from django_idp_logout.backends import OIDCBackend
+
+    settings.IDP_LOGOUT = {**settings.IDP_LOGOUT, "CREATE_USERS": False,
+                           "API": {"AUDIENCE": AUDIENCE, "CREATE_USERS": True}}
+    monkeypatch.setattr(OIDCBackend, "verify_claims", lambda self, claims: claims["sub"] != "no")
+    assert_refused(call("plain", api.token(sub="no")))
+    assert call("plain", api.token(sub="yes")).json()["user"].startswith("oidc-")
 
 
 def test_an_inactive_users_token_is_refused(api: Api) -> None:
@@ -277,6 +351,31 @@ def test_introspection_refusals(api: Api, answer: dict[str, Any]) -> None:
     assert_refused(call("plain", "opaque-3"))
 
 
+@pytest.mark.parametrize("exp", [float("nan"), float("inf"), "1", True])
+def test_odd_expiry_times_are_refused(api: Api, exp: Any) -> None:
+    active(api, "opaque-5", exp=exp)
+    assert_refused(call("plain", "opaque-5"))
+
+
+def test_a_bound_token_is_refused_by_introspection_too(api: Api) -> None:
+    active(api, "opaque-6", cnf={"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"})
+    assert_refused(call("plain", "opaque-6"))
+
+
+def test_inactive_answers_are_not_cached(api: Api) -> None:
+    for _ in range(2):
+        assert_refused(call("plain", "made-up"))
+    assert api.introspections() == 2
+
+
+@pytest.mark.parametrize("status", [400, 401, 500])
+def test_introspection_refusing_our_client_is_503(api: Api, status: int) -> None:
+    api.answers["opaque-7"] = {"_status": status, "error": "invalid_client"}
+    response = call("plain", "opaque-7")
+    assert response.status_code == 503
+    assert response.json() == {"error": "temporarily_unavailable"}
+
+
 def test_introspection_unavailable_is_503_and_not_cached(api: Api) -> None:
     api.answers["opaque-4"] = {"_status": 500}
     assert call("plain", "opaque-4").status_code == 503
@@ -305,6 +404,22 @@ def test_drf_refusals(api: Api) -> None:
         'Bearer realm="api", error="insufficient_scope", scope="api:read api:write"')
     malformed = Client().get("/api/drf/", HTTP_AUTHORIZATION="Bearer a b")
     assert malformed.status_code == 400
+
+
+def test_drf_scopes_required_by_settings_and_outages(api: Api, settings: Any) -> None:
+    settings.IDP_LOGOUT = {**settings.IDP_LOGOUT, "API": {"AUDIENCE": AUDIENCE,
+                                                          "SCOPES": "api:admin"}}
+    response = call("drf", api.token())
+    assert response.status_code == 403
+    assert response["WWW-Authenticate"] == (
+        'Bearer realm="api", error="insufficient_scope", scope="api:admin"')
+    from django.core.cache import caches
+
+    caches["default"].clear()  # the keys must be fetched again: the provider is down
+    api.op.mock.replace(responses.GET, f"{ISSUER}/jwks", status=500)
+    down = call("drf", api.token())
+    assert down.status_code == 503
+    assert down["Retry-After"] == "30"
 
 
 # --- several providers ---------------------------------------------------------------------------

@@ -65,6 +65,7 @@ PROBLEMS: dict[str, str] = {
     "E033": "API has an unknown key",
     "E034": "an API key has the wrong type or value",
     "E035": "API (or the DRF class) without an AUDIENCE",
+    "E036": "several PROVIDERS introspect opaque tokens",
     "E030": "django_idp_logout is not in INSTALLED_APPS (reported by the URLconf)",
     "W001": "a mozilla-django-oidc setting and its IDP_LOGOUT key differ",
     "W002": "a mozilla-django-oidc setting that would weaken a guarantee is ignored",
@@ -204,6 +205,11 @@ CASES: list[tuple[dict[str, Any], list[str]]] = [
     ({"IDP_LOGOUT": BASE, "REST_FRAMEWORK": {"DEFAULT_AUTHENTICATION_CLASSES": [
         "django_idp_logout.drf.BearerTokenAuthentication"]}}, ["E035"]),
     ({"IDP_LOGOUT": {**BASE, "API": {"AUDIENCE": ["c", "x"]}}}, ["W012"]),
+    ({"IDP_LOGOUT": {"API": {"AUDIENCE": "a", "INTROSPECT": True}, "PROVIDERS": {
+        "a": BASE, "b": {**BASE, "CLIENT_ID": "d"}}}}, ["E036"]),
+    ({"IDP_LOGOUT": {"API": {"AUDIENCE": "a"}, "PROVIDERS": {
+        "a": {**BASE, "API": {"AUDIENCE": "a", "INTROSPECT": True}},
+        "b": {**BASE, "CLIENT_ID": "d"}}}}, []),
     ({"IDP_LOGOUT": {**BASE, "LOGOUT_METHOD": "PUT"}}, ["E026"]),
     ({"IDP_LOGOUT": {**BASE, "LOGOUT_METHOD": ""}}, ["E026"]),
     ({"IDP_LOGOUT": {**BASE, "LOGOUT_METHOD": "post"}}, []),

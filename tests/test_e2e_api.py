@@ -82,8 +82,12 @@ def test_a_signed_in_users_token_is_that_user(site: OpenIDProvider, settings: An
     assert body["subject"] == "olga"
     assert body["user"] == browser.django.get("/home/").content.decode().split()[1]
     assert body["scopes"] == ["api:read", "api:write"]
-    # The same user's ID token is no access token, and a forged scope breaks the signature.
+    # The same user's ID token is no access token, even for an API whose audience is the
+    # client id (what W012 warns about): refused by what it is, not by its audience.
+    settings.IDP_LOGOUT = {**settings.IDP_LOGOUT, "API": {"AUDIENCE": [API, "rp-api"]}}
     assert call("plain", data["id_token"]).status_code == 401
+    assert call("plain", data["access_token"]).status_code == 200
+    # A forged scope breaks the signature.
     header, payload, signature = data["access_token"].split(".")
     assert call("plain", f"{header}.{payload[:-4]}AAAA.{signature}").status_code == 401
 

@@ -29,7 +29,7 @@ from ..conf import (
     user_settings,
     using_provider,
 )
-from .api import check_api, check_drf_without_audience
+from .api import check_api, check_api_site
 from .cache import check_cache
 from .common import check_id
 from .compat import check_fallback_values, check_mozilla_settings
@@ -55,7 +55,8 @@ __all__ = ["CHECK_IDS", "check_settings", "check_urls", "check_wiring"]
 CHECK_IDS = (
     "E001", "E002", "E003", "E004", "E005", "E006", "E007", "E008", "E009", "E010", "E011",
     "E012", "E013", "E014", "E015", "E016", "E017", "E018", "E019", "E020", "E021", "E022",
-    "E023", "E024", "E025", "E026", "E027", "E028", "E029", "E031", "E032", "E033", "E034", "E035",
+    "E023", "E024", "E025", "E026", "E027", "E028", "E029", "E031", "E032", "E033", "E034",
+    "E035", "E036",
     "W001", "W002", "W003", "W005", "W006", "W007", "W008", "W009", "W010", "W011", "W012",
 )
 
@@ -86,9 +87,7 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None,
     site_wide = effective_settings(provider_names()[0])
     if isinstance(site_wide["CACHE_ALIAS"], str):  # E004 otherwise
         errors += check_cache(site_wide)
-    errors += check_drf_without_audience(any(
-        isinstance(api, dict) and api.get("AUDIENCE")
-        for api in (effective_settings(name)["API"] for name in provider_names())))
+    errors += check_api_site([effective_settings(name)["API"] for name in provider_names()])
     if PROVIDERS_KEY not in raw:
         return errors + _check_provider(None)
     for name in provider_names():

@@ -34,14 +34,34 @@ def check_api(merged: dict[str, Any]) -> list[CheckMessage]:
     return found
 
 
-def check_drf_without_audience(audiences: bool) -> list[CheckMessage]:
-    """E035 also when DRF's default authentication names our class and no provider has an
-    ``API["AUDIENCE"]``."""
+def check_api_site(apis: list[Any]) -> list[CheckMessage]:
+    """Site-wide: E035 when DRF's default authentication is the DRF class and no provider
+    has an ``API["AUDIENCE"]`` (a view protected on its own, by the class or
+    ``@bearer_token_required``, raises ``ImproperlyConfigured`` at its first request
+    instead: checks do not import views); E036 when several providers introspect."""
+    apis = [api for api in apis if isinstance(api, dict)]
+    found: list[CheckMessage] = []
+    introspecting = sum(1 for api in apis if api.get("INTROSPECT") is True)
+    if introspecting > 1:
+        found.append(Error(
+            f"{introspecting} providers have API['INTROSPECT']: an opaque token carries no "
+            "issuer, so it would be shown to a provider that did not issue it.",
+            hint="Turn INTROSPECT on for the one provider whose tokens are opaque (the others' "
+                 "JWT access tokens need none).", id=check_id("E036")))
+    if any(api.get("AUDIENCE") for api in apis):
+        return found
+    used = _drf_default_uses_us()
+    if used:
+        found.append(Error(
+            f"{used[0]} accepts bearer tokens but IDP_LOGOUT['API'] has no AUDIENCE: it would "
+            "accept a token issued for any API.", hint=_HINTS["no_audience"],
+            id=check_id("E035")))
+    return found
+
+
+def _drf_default_uses_us() -> list[str]:
     rest_framework = getattr(settings, "REST_FRAMEWORK", None)
-    classes = (rest_framework or {}).get("DEFAULT_AUTHENTICATION_CLASSES", ()) if isinstance(
-        rest_framework, dict) else ()
-    if audiences or DRF_CLASS not in classes:
-        return []
-    return [Error(f"{DRF_CLASS} is in REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES'] but "
-                  "IDP_LOGOUT['API'] has no AUDIENCE: it would accept a token issued for "
-                  "any API.", hint=_HINTS["no_audience"], id=check_id("E035"))]
+    classes = (rest_framework.get("DEFAULT_AUTHENTICATION_CLASSES", ())
+               if isinstance(rest_framework, dict) else ())
+    return [f"{DRF_CLASS} (REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES'])"] if (
+        DRF_CLASS in classes) else []

@@ -177,6 +177,11 @@ class Provider:
         value = self.config.auth_params.get("max_age")
         return int(value) if value is not None and str(value).isdigit() else None
 
+    def access_token_issuers(self, claims: Mapping[str, Any]) -> tuple[str, ...]:
+        """Issuers other than ``ISSUER`` of this provider's *access* tokens (for an API,
+        :mod:`..bearer`): none, unless a vendor documents one (Entra ID's v1.0 tokens)."""
+        return ()
+
     def end_session_endpoint(self, metadata: ProviderMetadata) -> str | None:
         """Where to send the browser to end the provider session; ``None`` if there is none."""
         return metadata.endpoint("end_session_endpoint")

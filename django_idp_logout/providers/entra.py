@@ -18,6 +18,10 @@ ends every session of the user): nothing is revoked. Sources:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from .. import tenants
 from ..discovery import ProviderMetadata
 from .base import LogoutContext, Provider
 
@@ -35,6 +39,16 @@ class EntraProvider(Provider):
         if isinstance(hint, str) and hint and "logout_hint" not in params:
             params["logout_hint"] = hint
         return params
+
+    def access_token_issuers(self, claims: Mapping[str, Any]) -> tuple[str, ...]:
+        """A v1.0 access token (``ver`` ``1.0``: an API registered without
+        ``requestedAccessTokenVersion: 2``) is issued by ``https://sts.windows.net/<tid>/``:
+        accepted for the configured tenant (any tenant for ``organizations``/``common``)."""
+        tid = claims.get("tid")
+        if claims.get("ver") == "1.0" and isinstance(tid, str) and tenants.serves_tenant(
+                self.config.issuer, tid):
+            return (f"https://sts.windows.net/{tid}/",)
+        return ()
 
     def revocation_endpoint(self, metadata: ProviderMetadata) -> str | None:
         # None exists (unless ENDPOINTS names one): Graph's revokeSignInSessions is not RFC 7009.
