@@ -106,9 +106,10 @@ class IdPConfig:
         applies."""))
     algorithms: tuple[str, ...] = field(metadata=setting(
         DEFAULT_ALGORITHMS, list, tuple, section="Token validation", doc=f"""
-        JWS algorithms accepted for ID tokens and logout tokens. The default is OpenID
-        Connect's default ``id_token_signed_response_alg``; list what your client is registered
-        for, from ``{' '.join(ASYMMETRIC_ALGORITHMS)}``. A token signed with another of the
+        JWS algorithms accepted for ID tokens, logout tokens and (``API``) access tokens. The
+        default is OpenID Connect's default ``id_token_signed_response_alg``; list what your
+        client is registered for, from ``{' '.join(ASYMMETRIC_ALGORITHMS)}``. A token signed
+        with another of the
         provider's keys and another algorithm is rejected. ``none`` is never accepted.
         ``HS256``/``HS384``/``HS512`` are accepted only when listed here, and then only with
         ``CLIENT_SECRET`` as the key — never with a key from the JWKS."""))
