@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,7 +80,7 @@ def validate_access_token(raw: Any) -> AccessToken:
     if not isinstance(raw, str) or not raw or len(raw) > MAX_TOKEN_LENGTH:
         raise refused("token missing or too large", "malformed_token")
     if raw.count(".") == 2:
-        return _first_accepting(routing.token_candidates(raw), _jwt, raw)
+        return routing.first_accepting(routing.token_candidates(raw), lambda: _jwt(raw))
     # One provider at most introspects (check E036): a token is never shown to a provider
     # that did not issue it.
     names = [name for name in provider_names() if api_settings(get_config(name)).introspect]
@@ -88,20 +88,6 @@ def validate_access_token(raw: Any) -> AccessToken:
         raise refused("not a JWT, and no provider's tokens are introspected", "malformed_token")
     with using_provider(names[0]):
         return _introspected(raw)
-
-
-def _first_accepting(names: list[str], check: Callable[[str], AccessToken],
-                     raw: str) -> AccessToken:
-    """The first of ``names`` (tried in turn, each activated) whose ``check`` accepts."""
-    first: InvalidToken | None = None
-    for name in names:
-        with using_provider(name):
-            try:
-                return check(raw)
-            except InvalidToken as exc:
-                first = first or exc
-    assert first is not None  # there is always a candidate
-    raise first
 
 
 def _jwt(raw: str) -> AccessToken:

@@ -10,12 +10,14 @@ is then verified like any other claim.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import jwt
 
 from . import tenants
-from .conf import IdPConfig, get_config, provider_names
+from .conf import IdPConfig, get_config, provider_names, using_provider
+from .exceptions import InvalidToken
 from .jws import MAX_TOKEN_LENGTH, _profile_rules, alternative_issuers
 
 
@@ -56,3 +58,25 @@ def token_candidates(raw: Any) -> list[str]:
             iss = None
     names = [name for name in provider_names() if may_have_issued(get_config(name), iss)]
     return names or [provider_names()[0]]
+
+
+T = TypeVar("T")
+
+
+def first_accepting(names: Iterable[str], check: Callable[[], T], *,
+                    final: frozenset[str] = frozenset()) -> T:
+    """``check()`` with each provider of ``names`` active in turn: the first result. A
+    refusal (:class:`InvalidToken`) tries the next, unless its code is ``final``; when all
+    refuse, the first refusal is raised (the likeliest provider's). Other errors propagate."""
+    refused: InvalidToken | None = None
+    for name in names:
+        with using_provider(name):
+            try:
+                return check()
+            except InvalidToken as exc:
+                if exc.code in final:
+                    raise
+                refused = refused or exc
+    if refused is None:
+        raise InvalidToken("no provider to check the token with", code="invalid_issuer")
+    raise refused

@@ -53,17 +53,9 @@ def end_sessions_for_token(raw: str) -> EndedSessions:
     it (:func:`routing.token_candidates`; one, unless several share an issuer) until
     one accepts it; it ends only that provider's sessions.
     """
-    refused: InvalidToken | None = None
-    for name in routing.token_candidates(raw):
-        with using_provider(name):
-            try:
-                return _end_sessions_for_token(raw)
-            except InvalidToken as exc:
-                if exc.code == "replayed_token":
-                    raise
-                refused = refused or exc
-    assert refused is not None  # there is always a candidate
-    raise refused
+    return routing.first_accepting(routing.token_candidates(raw),
+                                   lambda: _end_sessions_for_token(raw),
+                                   final=frozenset({"replayed_token"}))
 
 
 def _end_sessions_for_token(raw: str) -> EndedSessions:
