@@ -97,7 +97,8 @@ def _jwt(raw: str) -> AccessToken:
     if not api.audiences:
         raise refused("IDP_LOGOUT['API'] has no AUDIENCE (check django_idp_logout.E035)",
                       "invalid_audience")
-    header, claims = decode_signed(raw, config=config, stage=STAGE)
+    metadata = get_metadata()  # loaded once: for the keys and for the issuer check
+    header, claims = decode_signed(raw, config=config, stage=STAGE, metadata=metadata)
     typ = header.get("typ")
     typ = typ.lower() if isinstance(typ, str) else None
     if typ not in ACCESS_TOKEN_TYPES and (api.require_at_jwt or typ in FOREIGN_TYPES):
@@ -107,7 +108,7 @@ def _jwt(raw: str) -> AccessToken:
                       "not_an_access_token")
     _check_not_bound(claims)
     try:
-        check_issuer(claims, config=config, stage=STAGE, metadata=get_metadata())
+        check_issuer(claims, config=config, stage=STAGE, metadata=metadata)
     except InvalidToken:
         from .providers import get_provider  # the profiles sit above this module
 

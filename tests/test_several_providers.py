@@ -389,7 +389,7 @@ def test_a_logged_out_cookie_of_a_removed_provider_stays_out(two: Two, settings:
 # --- provider-initiated logout --------------------------------------------------------------
 
 
-def test_a_logout_token_ends_only_its_providers_sessions(two: Two) -> None:
+def test_a_logout_token_ends_only_its_providers_sessions(two: Two, engine: str) -> None:
     staff, public = Client(), Client()
     sign_in(staff, two.staff, "staff")
     sign_in(public, two.public, "public")  # same sub and sid, other provider
@@ -440,7 +440,7 @@ def test_two_clients_at_one_issuer_are_told_apart_by_audience(settings: Any) -> 
         assert not signed_in(admin_client)
 
 
-def test_frontchannel_logout_ends_only_that_issuers_sessions(two: Two) -> None:
+def test_frontchannel_logout_ends_only_that_issuers_sessions(two: Two, engine: str) -> None:
     staff, public = Client(), Client()
     sign_in(staff, two.staff, "staff")
     sign_in(public, two.public, "public")
