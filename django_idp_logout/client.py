@@ -9,6 +9,7 @@ so nothing here reads the configuration.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,11 +80,15 @@ def exchange_code(endpoint: str, auth: ClientAuth, *, code: str, code_verifier: 
     return tokens
 
 
-def refresh(endpoint: str, auth: ClientAuth, *, refresh_token: str) -> TokenResponse:
+def refresh(endpoint: str, auth: ClientAuth, *, refresh_token: str,
+            params: Mapping[str, str] | None = None) -> TokenResponse:
     """A refresh token grant (RFC 6749 §6): the same scope, a new access token; a new refresh
-    token (rotation) and a new ID token (Core §12.2) when the provider sends them."""
+    token (rotation) and a new ID token (Core §12.2) when the provider sends them.
+
+    ``params``: more of the grant's parameters, for an access token with another ``scope``
+    (§6), ``resource`` (RFC 8707) or ``audience``; they cannot replace the grant's own."""
     tokens = _token_request(endpoint, auth, stage="refresh", form={
-        "grant_type": "refresh_token", "refresh_token": refresh_token})
+        **(params or {}), "grant_type": "refresh_token", "refresh_token": refresh_token})
     if not tokens.access_token:
         raise ProviderUnavailable("refresh response has no access_token",
                                   code="provider_bad_response", stage="refresh")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import http.cookiejar
 import itertools
 import json
 import os
@@ -57,6 +58,9 @@ def _session() -> requests.Session:
     if session is None or getattr(_local, "pid", None) != pid:
         session = requests.Session()
         session.headers["User-Agent"] = f"django-idp-logout/{__version__}"
+        # Shared by every user's requests in this thread: a cookie one answer sets must never
+        # go out with another user's request (a load balancer's, an API's session cookie).
+        session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         if not any(name.lower().endswith("_proxy") for name in os.environ):
             # No proxy configured: skip requests' scan of the environment on every call
             # (measurable on a callback). The CA bundle variables are read once, here.
@@ -120,6 +124,19 @@ def request(method: str, url: str, *, stage: str, **kwargs: Any) -> Response:
     except requests.RequestException as exc:
         raise ProviderUnavailable(f"request failed: {type(exc).__name__}",
                                   code="provider_unavailable", status=503, stage=stage) from None
+
+
+def stream(method: str, url: str, *, timeout: float, **kwargs: Any) -> requests.Response:
+    """Send one request to one of the site's APIs (the backend-for-frontend proxy) and return
+    as soon as the headers arrive: the caller streams the body and closes the response.
+
+    The same pooled session, TLS verification (the environment's CA bundle; the provider's
+    ``CA_BUNDLE`` is for the provider only) and no redirects followed; ``timeout`` bounds the
+    connect and each read. Raises ``requests.Timeout`` / ``requests.RequestException``.
+    """
+    session = _session()
+    return session.request(method, url, timeout=timeout, allow_redirects=False, stream=True,
+                           verify=getattr(_local, "env_ca_bundle", None) or True, **kwargs)
 
 
 def _timed_out(stage: str) -> ProviderUnavailable:

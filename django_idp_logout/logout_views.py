@@ -8,33 +8,54 @@ from __future__ import annotations
 
 import logging
 
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render, resolve_url
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_deny
-from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
 from .conf import IdPConfig, get_config
 from .errors import sanitize
 from .flow import MAX_PARAM_LENGTH, complete_sign_out, local_logout, sign_out
-from .logout_request import end_session_response
+from .logout_request import end_session_response, end_session_target, handoff_response
 from .providers import display_name, provider_class
-from .view_helpers import login_not_required, no_referrer, post_logout_redirect_uri, safe_next_url
+from .view_helpers import (
+    app_reverse,
+    csrf_or_header,
+    has_csrf_header,
+    login_not_required,
+    no_referrer,
+    no_store,
+    post_logout_redirect_uri,
+    safe_next_url,
+)
 
 logger = logging.getLogger("django_idp_logout")
 
 
-def with_clear_site_data(response: HttpResponse, config: IdPConfig) -> HttpResponse:
-    if config.clear_site_data:
-        response["Clear-Site-Data"] = ", ".join(f'"{v}"' for v in config.clear_site_data)
+def with_clear_site_data(response: HttpResponse, config: IdPConfig, *,
+                         keep_cookies: bool = False) -> HttpResponse:
+    """``CLEAR_SITE_DATA``'s header; ``keep_cookies``: without ``"cookies"`` and ``"*"`` (a
+    single-page app's logout handoff lives in the new session's cookie until it is used,
+    and the handoff clears them then)."""
+    directives = [v for v in config.clear_site_data
+                  if not (keep_cookies and v in {"cookies", "*"})]
+    if directives:
+        response["Clear-Site-Data"] = ", ".join(f'"{v}"' for v in directives)
     return response
+
+
+def _landing(url: str, as_json: bool, **extra: str) -> HttpResponse:
+    """To ``url``: a redirect, or for a script ``{"signed_out": true, "redirect_url": …}``."""
+    if as_json:
+        return no_store(JsonResponse({"signed_out": True, "redirect_url": url, **extra}))
+    return HttpResponseRedirect(url)
 
 
 @login_not_required
 @never_cache
 @xframe_options_deny
-@csrf_protect
+@csrf_or_header
 @require_http_methods(["GET", "POST"])
 def logout(request: HttpRequest) -> HttpResponse:
     """Sign out here and at the provider.
@@ -44,13 +65,23 @@ def logout(request: HttpRequest) -> HttpResponse:
     ``CsrfViewMiddleware``) signs out (:func:`~django_idp_logout.flow.sign_out`) and sends
     the browser to the provider's end-session endpoint — a redirect, or a form POST when the
     URL would be too long — or straight to the landing page. The pages cannot be framed.
+
+    A single-page app POSTs with the ``X-CSRF: 1`` header instead of Django's token and gets
+    JSON, ``{"signed_out": true, "redirect_url": …}``: the URL to navigate to, which never
+    holds a token (a single-use ``?continue=`` handoff here when the request to the provider
+    needs one).
     """
     config = get_config()
     next_url = safe_next_url(request, request.POST.get("next") or request.GET.get("next"),
                              resolve_url(config.post_logout_redirect_url))
+    if request.method == "GET" and "continue" in request.GET:
+        return with_clear_site_data(handoff_response(
+            request, request.GET["continue"], resolve_url(config.post_logout_redirect_url)),
+            config)
+    as_json = request.method == "POST" and has_csrf_header(request)
     if not request.user.is_authenticated:
         local_logout(request)  # drops whatever an anonymous session holds
-        return with_clear_site_data(HttpResponseRedirect(next_url), config)
+        return with_clear_site_data(_landing(next_url, as_json), config)
     if request.method == "GET" and not config.allow_get_logout:
         response = render(request, "django_idp_logout/logout_confirm.html", {"next": next_url})
         response["Content-Security-Policy"] = "frame-ancestors 'none'"
@@ -61,12 +92,19 @@ def logout(request: HttpRequest) -> HttpResponse:
     if end_session is None:
         profile = provider_class(config.provider)
         if signed_in_at_provider and profile.keeps_provider_session:
+            if as_json:
+                return with_clear_site_data(_landing(next_url, True, provider_session="kept"),
+                                            config)
             # No end-session endpoint (Google): say that the provider's session stays.
             response = render(request, "django_idp_logout/logged_out_here.html",
                               {"next": next_url, "provider_name": display_name(config)})
             response["Content-Security-Policy"] = "frame-ancestors 'none'"
             return with_clear_site_data(response, config)
-        return with_clear_site_data(HttpResponseRedirect(next_url), config)
+        return with_clear_site_data(_landing(next_url, as_json), config)
+    if as_json:
+        target = end_session_target(request, end_session)
+        return with_clear_site_data(_landing(target, True), config,
+                                    keep_cookies=target.startswith(app_reverse("logout")))
     return with_clear_site_data(end_session_response(request, end_session), config)
 
 

@@ -120,7 +120,8 @@ class IdPSessionMiddleware:
         from .flow import lifecycle
 
         verdict = lifecycle.check(request, navigation=session_views.is_navigation(request),
-                                  wants_json=session_views.wants_json(request))
+                                  wants_json=session_views.wants_json(request),
+                                  activity=_own_view(request) != "session")
         if verdict.action == "silent_check":
             return session_views.silent_check_response(request)
         if verdict.action in {"ended", "reauthenticate"}:
@@ -155,6 +156,24 @@ class IdPSessionMiddleware:
             logout(request)
 
 
-def _is_own_view(request: HttpRequest) -> bool:
+#: The app's views that answer only JSON: a single-page app's ``session/`` and ``api/``.
+#: Unlike the app's other views, the lifetime rules and the session check apply to them.
+JSON_VIEWS = frozenset({"session", "api"})
+
+
+def _own_view(request: HttpRequest) -> str | None:
     match = getattr(request, "resolver_match", None)
-    return match is not None and "idp_logout" in match.app_names
+    if match is None or "idp_logout" not in match.app_names:
+        return None
+    return str(match.url_name)
+
+
+def is_json_view(request: HttpRequest) -> bool:
+    """One of :data:`JSON_VIEWS`: every answer, errors included, is JSON."""
+    return _own_view(request) in JSON_VIEWS
+
+
+def _is_own_view(request: HttpRequest) -> bool:
+    """The app's sign-in, callback, logout… views: a check must not check itself."""
+    name = _own_view(request)
+    return name is not None and name not in JSON_VIEWS

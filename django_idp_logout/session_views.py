@@ -13,6 +13,7 @@ The rules (when a session ends, when to check) are :mod:`django_idp_logout.flow.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render, resolve_url
@@ -25,6 +26,7 @@ from .errors import log_failure, new_reference, render_failure
 from .exceptions import IdPLogoutError
 from .flow.signin import begin_sign_in
 from .http import add_query
+from .middleware import is_json_view
 from .view_helpers import app_reverse, callback_uri, login_not_required, no_store, safe_next_url
 
 logger = logging.getLogger("django_idp_logout")
@@ -54,7 +56,7 @@ def wants_json(request: HttpRequest) -> bool:
     by ``Sec-Fetch-Mode``): it gets JSON, never a redirect to the provider."""
     accept = request.headers.get("Accept", "")
     fetch_mode = request.headers.get("Sec-Fetch-Mode")
-    return ("X-Requested-With" in request.headers
+    return (is_json_view(request) or "X-Requested-With" in request.headers
             or ("application/json" in accept and "text/html" not in accept)
             or (fetch_mode in {"cors", "same-origin", "no-cors"}
                 and request.headers.get("Sec-Fetch-Dest", "empty") == "empty"))
@@ -65,6 +67,15 @@ def is_navigation(request: HttpRequest) -> bool:
     return (request.method in {"GET", "HEAD"} and not wants_json(request)
             and request.headers.get("Sec-Fetch-Mode", "navigate") == "navigate"
             and request.headers.get("Sec-Fetch-Dest", "document") == "document")
+
+
+def login_url_for(request: HttpRequest, next_url: Any = None) -> str:
+    """``login/`` for a script's 401: back to ``next_url`` if safe, else to the page that made
+    the call (``Referer``), else ``LOGIN_REDIRECT_URL``."""
+    default = resolve_url(get_config().login_redirect_url)
+    target = safe_next_url(request, next_url, "") or safe_next_url(
+        request, request.headers.get("Referer"), default)
+    return _login_url(target)
 
 
 def _login_url(next_url: str) -> str:
@@ -79,12 +90,11 @@ def reauthentication_response(request: HttpRequest, reason: str) -> HttpResponse
     """The answer when this request cannot go on without a new sign-in (see the module)."""
     next_url = request.get_full_path()
     if wants_json(request):
-        referer = safe_next_url(request, request.headers.get("Referer"),
-                                resolve_url(get_config().login_redirect_url))
         return no_store(JsonResponse(
             {"error": "reauthentication_required", "reason": reason,
-             "login_url": _login_url(referer), "signed_out": reason in ENDED_REASONS},
-            status=401))
+             "authenticated": bool(request.user.is_authenticated),
+             "login_url": login_url_for(request),
+             "signed_out": reason in ENDED_REASONS}, status=401))
     if request.method not in {"GET", "HEAD"}:
         # Not redirected: the browser would drop the form's data on the way.
         form_page = safe_next_url(request, request.headers.get("Referer"), "") or None

@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -217,3 +218,29 @@ def consume_logout_state(state: str) -> str | None:
     data = store.take(LOGOUT_STATE_KIND, state)
     next_url = data.get("next") if data is not None else None
     return next_url if isinstance(next_url, str) else None
+
+
+LOGOUT_HANDOFF_KIND = "logout-handoff"
+#: Seconds a single-page app has to navigate to its logout handoff URL.
+LOGOUT_HANDOFF_TTL = 120
+
+
+def create_logout_handoff(request: Mapping[str, Any]) -> str:
+    """Keep an end-session request (``method``, ``endpoint``, ``params``: it may hold the ID
+    token) for a single-page app's navigation; returns its single-use key.
+
+    Raises :class:`django.db.DatabaseError` when the database it uses fails.
+    """
+    config = get_config()
+    key = new_secret()
+    store.put(LOGOUT_HANDOFF_KIND, key, dict(request), LOGOUT_HANDOFF_TTL, config=config)
+    return key
+
+
+def take_logout_handoff(key: str) -> dict[str, Any] | None:
+    """The end-session request kept under ``key`` — once; ``None`` if unknown, expired or
+    taken.
+
+    Raises :class:`django.db.DatabaseError` when the database it uses fails.
+    """
+    return store.take(LOGOUT_HANDOFF_KIND, key)

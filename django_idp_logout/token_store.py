@@ -53,6 +53,10 @@ class TokenSet:
     lifetime: float | None = None
     #: When the provider issued this set (epoch seconds).
     issued_at: float | None = None
+    #: Access tokens of their own for APIs that need another audience or other scopes
+    #: (``BFF_APIS``' ``TOKEN_PARAMS``): key → ``{"access_token", "expires_at", "lifetime"}``.
+    apis: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, repr=False,
+                                                  compare=False)
 
     def usable(self, margin: float, now: float | None = None) -> bool:
         """An access token that does not expire within ``margin`` seconds."""
@@ -92,7 +96,9 @@ def encode(tokens: TokenSet) -> str:
     return json.dumps({"access_token": tokens.access_token,
                        "refresh_token": tokens.refresh_token, "id_token": tokens.id_token,
                        "expires_at": tokens.expires_at, "lifetime": tokens.lifetime,
-                       "issued_at": tokens.issued_at}, separators=(",", ":"))
+                       "issued_at": tokens.issued_at,
+                       **({"apis": dict(tokens.apis)} if tokens.apis else {})},
+                      separators=(",", ":"))
 
 
 def _decode(text: str, version: int, legacy: Mapping[str, Any]) -> TokenSet:
@@ -113,10 +119,14 @@ def _decode(text: str, version: int, legacy: Mapping[str, Any]) -> TokenSet:
         item = value.get(key)
         return float(item) if isinstance(item, (int, float)) else None
 
+    apis = value.get("apis")
     return TokenSet(access_token=text_of("access_token"), refresh_token=text_of("refresh_token"),
                     id_token=text_of("id_token"), expires_at=number("expires_at"),
                     version=version, lifetime=number("lifetime"),
-                    issued_at=number("issued_at"))
+                    issued_at=number("issued_at"),
+                    apis={key: api for key, api in apis.items() if isinstance(api, dict)
+                          and isinstance(api.get("access_token"), str)}
+                    if isinstance(apis, dict) else {})
 
 
 def read(data: Mapping[str, Any]) -> TokenSet | None:

@@ -36,7 +36,7 @@ def _not_installed(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpRespo
 
 
 if apps.is_installed("django_idp_logout"):
-    from . import session_views, views
+    from . import bff_views, session_views, views
 
     urlpatterns = [
         path("login/", views.login, name="login"),
@@ -48,6 +48,10 @@ if apps.is_installed("django_idp_logout"):
         path("backchannel-logout/", views.backchannel_logout, name="backchannel_logout"),
         path("frontchannel-logout/", views.frontchannel_logout, name="frontchannel_logout"),
         path("session-ended/", session_views.session_ended, name="session_ended"),
+        # A single-page app's backend for frontend (docs/bff.rst).
+        path("session/", bff_views.session, name="session"),
+        path("api/<slug:name>/", bff_views.api, name="api"),
+        path("api/<slug:name>/<path:path>", bff_views.api, name="api"),
     ]
 else:
     urlpatterns = [_NotInstalled(RoutePattern(""), _not_installed, name="not_installed")]

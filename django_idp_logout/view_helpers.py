@@ -14,8 +14,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from .conf import IdPConfig, get_config, uses_provider_list
 from .exceptions import ConfigurationError
@@ -25,7 +27,7 @@ logger = logging.getLogger("django_idp_logout")
 
 MIDDLEWARE_PATH = "django_idp_logout.middleware.IdPSessionMiddleware"
 
-View = TypeVar("View", bound=Callable[..., HttpResponse])
+View = TypeVar("View", bound=Callable[..., HttpResponseBase])
 
 
 
@@ -104,7 +106,7 @@ def post_logout_redirect_uri(request: HttpRequest, config: IdPConfig) -> str:
 def no_referrer(view: View) -> View:
     """``Referrer-Policy: no-referrer``: URLs with a code or state never leak to other sites."""
     @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         response = view(request, *args, **kwargs)
         response["Referrer-Policy"] = "no-referrer"
         return response
@@ -115,3 +117,27 @@ def no_store(response: HttpResponse) -> HttpResponse:
     response["Cache-Control"] = "no-store"
     response["Pragma"] = "no-cache"
     return response
+
+
+#: The anti-CSRF header of single-page apps (``docs/bff.rst``) and its value. A page on
+#: another origin cannot send a custom header without a CORS preflight, which the site does
+#: not grant unless its own CORS set-up allows that origin and header; a form cannot send one.
+CSRF_HEADER = "X-CSRF"
+CSRF_VALUE = "1"
+
+
+def has_csrf_header(request: HttpRequest) -> bool:
+    return request.headers.get(CSRF_HEADER) == CSRF_VALUE
+
+
+def csrf_or_header(view: View) -> View:
+    """Django's CSRF protection (even on a site without ``CsrfViewMiddleware``), except for
+    a POST with the :data:`CSRF_HEADER` of a script, which needs no token."""
+    protected = csrf_protect(view)
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if request.method == "POST" and has_csrf_header(request):
+            return view(request, *args, **kwargs)
+        return protected(request, *args, **kwargs)
+    return csrf_exempt(wrapper)  # type: ignore[return-value]

@@ -21,6 +21,7 @@ import responses
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.core.cache import caches
 
+from .bff_upstream import Upstream
 from .demo import Demo
 from .op_server import OpenIDProvider, node_available
 
@@ -218,3 +219,26 @@ def unsigned_token(claims: dict[str, Any]) -> str:
     header = jwt.utils.base64url_encode(json.dumps({"alg": "none"}).encode())
     payload = jwt.utils.base64url_encode(json.dumps(claims).encode())
     return (header + b"." + payload + b".").decode()
+
+
+@pytest.fixture
+def upstream(fake_op: FakeProvider, settings: Any) -> Iterator[Upstream]:
+    """A real API on 127.0.0.1 as ``BFF_APIS["orders"]`` (base path ``/base``)."""
+    api = Upstream()
+    fake_op.mock.add_passthru(api.url)
+    settings.IDP_LOGOUT = {**settings.IDP_LOGOUT, "BFF_APIS": {
+        "orders": {"URL": f"{api.url}/base", "TIMEOUT": 0.5, "MAX_REQUEST_BYTES": 1000}}}
+    yield api
+    api.stop()
+
+
+@pytest.fixture
+def bff_client(fake_op: FakeProvider, upstream: Upstream) -> Any:
+    """A browser signed in through the fake provider (sub ``alice``), with ``upstream``."""
+    from django.test import Client
+
+    from .test_token_renewal import sign_in
+
+    client = Client()
+    sign_in(fake_op, client, sub="alice")
+    return client

@@ -17,7 +17,7 @@ from django.test import Client
 
 from django_idp_logout import store
 from django_idp_logout.exceptions import ReauthenticationRequired
-from django_idp_logout.flow import renewal
+from django_idp_logout.flow import renewal, token_lock
 from django_idp_logout.models import OIDCSession
 from django_idp_logout.session import SESSION_KEY
 from django_idp_logout.token_store import TokenSet, encode
@@ -108,7 +108,7 @@ def test_waiting_gives_up_with_a_503(fake_op: FakeProvider, monkeypatch: pytest.
     sign_in(fake_op, client)
     expire(client)
     assert store.claim_once(renewal.LOCK_KIND, str(row().pk), 60)
-    monkeypatch.setattr(renewal, "wait_limit", lambda config: 0.05)
+    monkeypatch.setattr(token_lock, "wait_limit", lambda config: 0.05)
     real_sleep = time.sleep
     monkeypatch.setattr(renewal.time, "sleep", lambda s: real_sleep(0.03))
     assert client.get("/token/").status_code == 503

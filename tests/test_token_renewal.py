@@ -107,7 +107,8 @@ def test_not_signed_in_through_the_provider(fake_op: FakeProvider) -> None:
     xhr = client.get("/token/", HTTP_ACCEPT="application/json")
     assert xhr.status_code == 401
     assert xhr.json() == {"error": "reauthentication_required", "reason": "not_signed_in",
-                          "login_url": "/oidc/login/?next=%2Fhome%2F", "signed_out": False}
+                          "login_url": "/oidc/login/?next=%2Fhome%2F", "signed_out": False,
+                          "authenticated": False}
     assert xhr["Cache-Control"] == "no-store"
 
 
@@ -227,7 +228,8 @@ def test_refused_refresh_answers_xhr_with_json(fake_op: FakeProvider) -> None:
     assert response.status_code == 401
     assert response.json() == {"error": "reauthentication_required", "reason": "refresh_refused",
                                "login_url": "/oidc/login/?next=http%3A%2F%2Ftestserver%2Fpage"
-                                            "%2F%3Fq%3D1", "signed_out": True}
+                                            "%2F%3Fq%3D1", "signed_out": True,
+                               "authenticated": False}
     assert not signed_in(client)
 
 

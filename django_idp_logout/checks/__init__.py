@@ -30,6 +30,7 @@ from ..conf import (
     using_provider,
 )
 from .api import check_api, check_api_site
+from .bff import check_bff
 from .cache import check_cache
 from .common import check_id
 from .compat import check_fallback_values, check_mozilla_settings
@@ -56,8 +57,8 @@ CHECK_IDS = (
     "E001", "E002", "E003", "E004", "E005", "E006", "E007", "E008", "E009", "E010", "E011",
     "E012", "E013", "E014", "E015", "E016", "E017", "E018", "E019", "E020", "E021", "E022",
     "E023", "E024", "E025", "E026", "E027", "E028", "E029", "E031", "E032", "E033", "E034",
-    "E035", "E036",
-    "W001", "W002", "W003", "W005", "W006", "W007", "W008", "W009", "W010", "W011", "W012",
+    "E035", "E036", "E037", "E038",
+    "W001", "W002", "W003", "W005", "W006", "W007", "W008", "W009", "W010", "W011", "W012", "W013",
 )
 
 
@@ -117,6 +118,7 @@ def _check_merged(ours: dict[str, Any], merged: dict[str, Any]) -> list[CheckMes
     errors += check_logout(merged)
     errors += check_end_session(merged)
     errors += check_api(merged)
+    errors += check_bff(merged)
     return errors
 
 

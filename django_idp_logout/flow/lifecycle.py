@@ -65,11 +65,14 @@ class Verdict:
 CONTINUE = Verdict("continue")
 
 
-def check(request: HttpRequest, *, navigation: bool, wants_json: bool) -> Verdict:
+def check(request: HttpRequest, *, navigation: bool, wants_json: bool,
+          activity: bool = True) -> Verdict:
     """The verdict for this request of a possibly signed-in session.
 
     ``navigation``: a top-level GET the browser may be redirected from; ``wants_json``: an
-    XHR/fetch request, which is never redirected to the provider.
+    XHR/fetch request, which is never redirected to the provider; ``activity``: the request
+    is the user's doing (a single-page app polling ``session/`` is not: it must not keep an
+    idle session alive).
     """
     config = get_config()
     data = idp_session.raw(request)
@@ -80,7 +83,8 @@ def check(request: HttpRequest, *, navigation: bool, wants_json: bool) -> Verdic
     if reason:
         expire_session(request, reason, sender=check, revoke=True)
         return Verdict("ended", reason)
-    _touch(request, data, config, now)
+    if activity:
+        _touch(request, data, config, now)
     interval = config.session_check_interval
     due = None if interval is None else _due(data, interval, now)
     if interval is None or due is None:
@@ -104,6 +108,19 @@ def expired(data: Mapping[str, Any], config: IdPConfig, now: float) -> str | Non
     if config.session_idle_timeout is not None and now - seen >= config.session_idle_timeout:
         return "idle_timeout"
     return None
+
+
+def ends_at(data: Mapping[str, Any], config: IdPConfig, now: float) -> float | None:
+    """When the session will end if nothing else happens (epoch seconds): the earlier of its
+    ``SESSION_MAX_AGE`` and, counted from its last recorded activity,
+    ``SESSION_IDLE_TIMEOUT``; ``None`` with neither set. (Django's own session expiry comes
+    on top; the caller knows it.)"""
+    limits = []
+    if config.session_max_age is not None:
+        limits.append(_number(data.get("signed_in_at"), now) + config.session_max_age)
+    if config.session_idle_timeout is not None:
+        limits.append(_number(data.get("seen_at"), now) + config.session_idle_timeout)
+    return min(limits, default=None)
 
 
 def _number(value: Any, default: float) -> float:

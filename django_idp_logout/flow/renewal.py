@@ -2,31 +2,28 @@
 party decides it.
 
 * A valid token costs nothing: the session's copy is returned without a query.
-* One renewal per session at a time, in every thread and process: a short lock in the shared
-  store (:func:`store.claim_once`: a shared atomic cache, else a row in the database). Requests
-  that find it taken poll the session's tokens until the holder has stored the new ones, and
-  use them: one refresh request, however many requests needed a token.
+* One renewal per session at a time, in every thread and process (:mod:`.token_lock`).
+  Requests that find it taken poll the session's tokens until the holder has stored the new
+  ones, and use them: one refresh request, however many requests needed a token.
 * A renewed ID token (Core §12.2) is validated like the first and must name the same user; a
   refused refresh token or a rejected ID token ends the session (``session_expired``).
 * The new access, refresh and ID token are stored together with one conditional UPDATE
   (:mod:`~django_idp_logout.token_store`); a failure anywhere leaves the old set in place.
-* Inside a transaction (``ATOMIC_REQUESTS``) the lock is given back only once the request's
-  transaction has ended (by the middleware), so that no other request reads the old refresh
-  token in the meantime.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 from django.http import HttpRequest
 
 from .. import session as idp_session
-from .. import store, token_store
+from .. import token_store
 from ..conf import IdPConfig, get_config
 from ..errors import log_failure, new_reference
 from ..exceptions import (
@@ -41,32 +38,21 @@ from ..signals import tokens_renewed
 from ..token_store import TokenSet
 from ..tokens import validate_renewed_id_token
 from .signout import expire_session, revoke_tokens
+from .token_lock import DEFERRED_RELEASES, LOCK_KIND, locked
+
+if TYPE_CHECKING:
+    from ..client import TokenResponse
 
 logger = logging.getLogger("django_idp_logout")
 
-LOCK_KIND = token_store.LOCK_KIND
-DEFERRED_RELEASES = token_store.DEFERRED_RELEASES
+__all__ = ["DEFERRED_RELEASES", "LOCK_KIND", "access_token", "renew"]
 #: Token endpoint codes that refuse the refresh token itself: the session is over.
 REFUSALS = frozenset({"invalid_grant"})
 #: Claims of the sign-in's ID token a renewed one must keep (Core §12.2 compares them).
 KEPT_CLAIMS = ("nonce", "auth_time")
 
 
-def lock_ttl(config: IdPConfig) -> float:
-    """How long a renewal may hold the lock: discovery, keys and the token request, each
-    bounded by twice ``TIMEOUT``, and a margin. A worker that dies holding it delays the
-    session's renewals by at most this long."""
-    return 6 * config.timeout + 5
-
-
-def wait_limit(config: IdPConfig) -> float:
-    """How long a request waits for another's renewal before answering 503: one token
-    request's worth (a renewal normally needs nothing else), so that a slow provider cannot
-    hold every worker thread."""
-    return 2 * config.timeout + 1
-
-
-def _unavailable(exc: DatabaseError) -> IdPLogoutError:
+def database_unavailable(exc: DatabaseError) -> IdPLogoutError:
     return IdPLogoutError(f"database error: {type(exc).__name__}", code="database_unavailable",
                           stage="token_renewal", status=503)
 
@@ -78,20 +64,20 @@ def access_token(request: HttpRequest, *, rejected: str | None = None) -> str:
     replaced it.
     """
     config = get_config()
-    data = _signed_in(request)
+    data = signed_in_data(request)
     margin = config.token_renew_margin
     copy = data.get("access_token")
     if rejected is None and token_store.usable(copy, data.get("expires_at"), margin,
                                                lifetime=data.get("lifetime")):
         return str(copy)
     try:
-        current = _read(request, data)
+        current = read_tokens(request, data)
         if current.usable(margin) and current.access_token != rejected:
-            _adopt(request, current)
+            adopt(request, current)
             return str(current.access_token)
         return str(renew(request, rejected=rejected, seen=current).access_token)
     except DatabaseError as exc:
-        raise _unavailable(exc) from exc
+        raise database_unavailable(exc) from exc
 
 
 def renew(request: HttpRequest, *, force: bool = False, rejected: str | None = None,
@@ -102,78 +88,48 @@ def renew(request: HttpRequest, *, force: bool = False, rejected: str | None = N
     :class:`ReauthenticationRequired`, or (the session goes on) :class:`ProviderUnavailable`
     or an ``IdPLogoutError`` with status 503 (the database)."""
     config = get_config()
-    data = _signed_in(request)
+    data = signed_in_data(request)
     try:
-        seen = seen or _read(request, data)
-        name = str(data.get("mapping"))
-        deadline, delay = time.monotonic() + wait_limit(config), 0.02
-        while True:
-            # A renewal earlier in this request may still hold it (released after the
-            # transaction): this request goes on as its holder.
-            held = name in getattr(request, DEFERRED_RELEASES, ())
-            if held or store.claim_once(LOCK_KIND, name, lock_ttl(config), config=config):
-                try:
-                    return _renew_locked(request, data, seen, force=force, rejected=rejected,
-                                         fresh_within=fresh_within, config=config)
-                finally:
-                    _release(request, name, config)
-            current = _read(request, data)
-            if current.version != seen.version and current.usable(config.token_renew_margin):
-                _adopt(request, current)  # renewed by the request that held the lock
+        before = seen or read_tokens(request, data)
+
+        def renewed_meanwhile(current: TokenSet) -> TokenSet | None:
+            # A new access token, not just a new version (an API's own token bumps it too).
+            if (current.access_token not in {before.access_token, rejected}
+                    and current.usable(config.token_renew_margin)):
+                adopt(request, current)  # renewed by the request that held the lock
                 return current
-            if time.monotonic() >= deadline:
-                raise ProviderUnavailable("another request's renewal did not finish in time",
-                                          code="provider_timeout", stage="refresh", status=503)
-            time.sleep(delay)
-            delay = min(delay * 2, 0.2)
+            return None
+
+        return locked(request, data.get("mapping"), config, lambda: read_tokens(request, data),
+                      renewed_meanwhile, lambda: _renew_locked(
+                          request, data, before, force=force, rejected=rejected,
+                          fresh_within=fresh_within, config=config))
     except DatabaseError as exc:
-        raise _unavailable(exc) from exc
+        raise database_unavailable(exc) from exc
 
 
 def _renew_locked(request: HttpRequest, data: dict[str, Any], seen: TokenSet, *, force: bool,
                   rejected: str | None, fresh_within: float, config: IdPConfig) -> TokenSet:
-    current = _read(request, data)  # again, under the lock: another request may have renewed
+    current = read_tokens(request, data)  # again, under the lock: another may have renewed
     usable = current.usable(config.token_renew_margin) and current.access_token != rejected
     recent = current.issued_at is not None and time.time() - current.issued_at < fresh_within
-    if usable and (not force or current.version != seen.version or recent):
-        _adopt(request, current)
+    if usable and (not force or current.access_token != seen.access_token or recent):
+        adopt(request, current)
         return current
     if not current.refresh_token:
         raise ReauthenticationRequired("the access token expired and there is no refresh "
                                        "token", reason="no_refresh_token")
     bound = BoundProvider.discover(get_provider(config))
-    try:
-        response = bound.refresh(refresh_token=current.refresh_token)
-    except TokenError as exc:
-        if exc.code not in REFUSALS:
-            raise
-        _end(request, data, exc, "refresh_refused")
+    response = refresh_grant(request, data, bound, current.refresh_token)
     new = token_store.issued(access_token=response.access_token,
                              refresh_token=response.refresh_token or current.refresh_token,
                              id_token=current.id_token, expires_in=response.expires_in,
                              version=current.version + 1)
-    claims, sid = None, None
-    if response.id_token:
-        try:
-            renewed = validate_renewed_id_token(
-                response.id_token, original=data.get("claims") or {},
-                access_token=response.access_token, metadata=bound.metadata)
-        except InvalidToken as exc:
-            revoke_tokens(bound, new)  # issued to somebody we no longer trust
-            _end(request, data, exc, "id_token_rejected", level=logging.WARNING)
-        except ProviderUnavailable as exc:
-            # The keys could not be fetched: keep the new access and refresh tokens (a
-            # rotated refresh token must not be lost) and the ID token we have.
-            log_failure(exc, new_reference(), level=logging.WARNING)
-        else:
-            original = data.get("claims") or {}
-            claims = {**{k: original[k] for k in KEPT_CLAIMS if k in original},
-                      **renewed.claims}
-            sid = renewed.sid
-            new = replace(new, id_token=response.id_token)
+    new = replace(new, apis=current.apis)  # the APIs' own tokens stay valid
+    new, claims, sid = check_id_token(request, data, bound, response, new)
     if not token_store.write(data, expected_version=current.version, tokens=new, sid=sid):
-        return _lost_write(request, data, bound, new, config)
-    _adopt(request, new, claims=claims, sid=sid)
+        return lost_write(request, data, bound, new, config, replaced=current)
+    adopt(request, new, claims=claims, sid=sid)
     tokens_renewed.send_robust(sender=renew, request=request, user=request.user,
                                rotated=bool(response.refresh_token)
                                and response.refresh_token != current.refresh_token,
@@ -181,23 +137,63 @@ def _renew_locked(request: HttpRequest, data: dict[str, Any], seen: TokenSet, *,
     return new
 
 
-def _lost_write(request: HttpRequest, data: dict[str, Any], bound: BoundProvider,
-                new: TokenSet, config: IdPConfig) -> TokenSet:
+def refresh_grant(request: HttpRequest, data: dict[str, Any], bound: BoundProvider,
+                  refresh_token: str, params: Mapping[str, str] | None = None
+                  ) -> TokenResponse:
+    """The refresh token grant; a refused refresh token (``invalid_grant``) ends the
+    session. Other errors propagate (the session goes on)."""
+    try:
+        return bound.refresh(refresh_token=refresh_token, params=params)
+    except TokenError as exc:
+        if exc.code not in REFUSALS:
+            raise
+        end_refused(request, data, exc, "refresh_refused")
+
+
+def check_id_token(request: HttpRequest, data: dict[str, Any], bound: BoundProvider,
+                   response: TokenResponse, new: TokenSet
+                   ) -> tuple[TokenSet, dict[str, Any] | None, str | None]:
+    """A refresh response's ID token (Core §12.2), validated like the first and naming the
+    same user: ``(new with it, its claims, its sid)``; ``(new, None, None)`` when there is
+    none or the keys cannot be fetched (the new access and refresh tokens are kept). A
+    rejected one ends the session, after revoking the tokens just issued."""
+    if not response.id_token:
+        return new, None, None
+    try:
+        renewed = validate_renewed_id_token(
+            response.id_token, original=data.get("claims") or {},
+            access_token=response.access_token, metadata=bound.metadata)
+    except InvalidToken as exc:
+        revoke_tokens(bound, new)  # issued to somebody we no longer trust
+        end_refused(request, data, exc, "id_token_rejected", level=logging.WARNING)
+    except ProviderUnavailable as exc:
+        # The keys could not be fetched: keep the new access and refresh tokens (a rotated
+        # refresh token must not be lost) and the ID token we have.
+        log_failure(exc, new_reference(), level=logging.WARNING)
+        return new, None, None
+    original = data.get("claims") or {}
+    claims = {**{k: original[k] for k in KEPT_CLAIMS if k in original}, **renewed.claims}
+    return replace(new, id_token=response.id_token), claims, renewed.sid
+
+
+def lost_write(request: HttpRequest, data: dict[str, Any], bound: BoundProvider,
+               new: TokenSet, config: IdPConfig, *, replaced: TokenSet) -> TokenSet:
     """The conditional UPDATE matched nothing: the row is gone (a logout ended the session:
     the tokens just issued are revoked) or another set was stored meanwhile (a lock that
-    outlived its holder): that one is used."""
+    outlived its holder): that one is used if it has a new access token (not ``replaced``'s)."""
     current = token_store.read(data)
     if current is None:
         revoke_tokens(bound, new)
-        _end_quietly(request, data)
-    if current.usable(config.token_renew_margin):
-        _adopt(request, current)
+        end_quietly(request, data)
+    if (current.access_token != replaced.access_token
+            and current.usable(config.token_renew_margin)):
+        adopt(request, current)
         return current
     raise ProviderUnavailable("another renewal replaced the tokens meanwhile",
                               code="provider_unavailable", stage="refresh", status=503)
 
 
-def _signed_in(request: HttpRequest) -> dict[str, Any]:
+def signed_in_data(request: HttpRequest) -> dict[str, Any]:
     data = idp_session.raw(request)
     if data is None or not request.user.is_authenticated:
         raise ReauthenticationRequired("not signed in through the provider",
@@ -205,7 +201,7 @@ def _signed_in(request: HttpRequest) -> dict[str, Any]:
     return data
 
 
-def _read(request: HttpRequest, data: dict[str, Any]) -> TokenSet:
+def read_tokens(request: HttpRequest, data: dict[str, Any]) -> TokenSet:
     """The session's authoritative tokens; a session whose row is gone has ended."""
     current = token_store.read(data)
     if current is not None:
@@ -214,11 +210,11 @@ def _read(request: HttpRequest, data: dict[str, Any]) -> TokenSet:
         # Signed in by a version that kept no mapping row: nothing to renew with.
         raise ReauthenticationRequired("session signed in before tokens were kept",
                                        reason="no_refresh_token")
-    _end_quietly(request, data)
+    end_quietly(request, data)
 
 
-def _end(request: HttpRequest, data: dict[str, Any], exc: InvalidToken | TokenError,
-         reason: str, *, level: int = logging.INFO) -> NoReturn:
+def end_refused(request: HttpRequest, data: dict[str, Any], exc: InvalidToken | TokenError,
+                reason: str, *, level: int = logging.INFO) -> NoReturn:
     """The provider refused the session (or vouched for someone else): it ends here."""
     log_failure(exc, new_reference(), level=level)
     key = request.session.session_key
@@ -227,7 +223,7 @@ def _end(request: HttpRequest, data: dict[str, Any], exc: InvalidToken | TokenEr
                                    ended=(key, data)) from None
 
 
-def _end_quietly(request: HttpRequest, data: dict[str, Any]) -> NoReturn:
+def end_quietly(request: HttpRequest, data: dict[str, Any]) -> NoReturn:
     """A logout elsewhere ended the session while this request ran."""
     logger.info("stage=token_renewal the session was ended by a logout meanwhile")
     key = request.session.session_key
@@ -236,8 +232,8 @@ def _end_quietly(request: HttpRequest, data: dict[str, Any]) -> NoReturn:
                                    ended=(key, data))
 
 
-def _adopt(request: HttpRequest, tokens: TokenSet, *, claims: dict[str, Any] | None = None,
-           sid: str | None = None) -> None:
+def adopt(request: HttpRequest, tokens: TokenSet, *, claims: dict[str, Any] | None = None,
+          sid: str | None = None) -> None:
     """Copy ``tokens`` into the session unless it has them already (a cookie session would
     otherwise be rewritten on every call). A newer version is a check with the provider."""
     data = idp_session.raw(request) or {}
@@ -247,21 +243,3 @@ def _adopt(request: HttpRequest, tokens: TokenSet, *, claims: dict[str, Any] | N
         return
     token_store.adopt(request.session, idp_session.SESSION_KEY, tokens, server_side=server_side,
                       claims=claims, checked_at=time.time(), sid=sid)
-
-
-def _release(request: HttpRequest, name: str, config: IdPConfig) -> None:
-    """Give the lock back — after the request's transaction, when there is one (the
-    middleware calls :func:`release_deferred`): until it commits, others would read the old
-    refresh token."""
-    if connection.in_atomic_block:
-        deferred = getattr(request, DEFERRED_RELEASES, None)
-        if deferred is None:
-            deferred = []
-            setattr(request, DEFERRED_RELEASES, deferred)
-        if name not in deferred:
-            deferred.append(name)
-        return
-    try:
-        store.release(LOCK_KIND, name, config=config)
-    except Exception:  # it expires by itself; the renewal's result stands
-        logger.exception("stage=token_renewal could not release the renewal lock")

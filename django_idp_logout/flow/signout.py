@@ -104,15 +104,17 @@ def latest_tokens(request: HttpRequest) -> TokenSet:
 
 
 def revoke_tokens(bound: BoundProvider, data: TokenSet) -> None:
-    """Revoke the refresh token, then the access token (RFC 7009 §2). Never raises."""
+    """Revoke the refresh token, then the access token and the APIs' own (RFC 7009 §2).
+    Never raises."""
     endpoint = bound.revocation_endpoint
     if endpoint is None:
         level = logging.WARNING if bound.profile.revokes_tokens else logging.DEBUG
         logger.log(level, "stage=revocation provider=%s the provider has no revocation "
                    "endpoint: tokens are not revoked", bound.name)
         return
+    apis = [(str(api.get("access_token")), "access_token") for api in data.apis.values()]
     for token, hint in ((data.refresh_token, "refresh_token"),
-                        (data.access_token, "access_token")):
+                        (data.access_token, "access_token"), *apis):
         if not token or hint not in bound.profile.revocable_tokens:
             continue
         try:

@@ -68,10 +68,11 @@ class BoundProvider:
             self.metadata.token_endpoint, self.profile.client_authentication(self.metadata),
             code=code, code_verifier=code_verifier, redirect_uri=redirect_uri)
 
-    def refresh(self, *, refresh_token: str) -> TokenResponse:
+    def refresh(self, *, refresh_token: str, params: Mapping[str, str] | None = None
+                ) -> TokenResponse:
         return client.refresh(
             self.metadata.token_endpoint, self.profile.client_authentication(self.metadata),
-            refresh_token=refresh_token)
+            refresh_token=refresh_token, params=params)
 
     def userinfo(self, *, access_token: str, subject: str) -> dict[str, Any]:
         return client.fetch_userinfo(self.metadata.endpoint("userinfo_endpoint"),
