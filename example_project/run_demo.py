@@ -29,6 +29,7 @@ def environment(site_port: int, idp_port: int, data_dir: Path) -> dict[str, str]
         "DEVIDP_URL": f"http://localhost:{idp_port}",
         "DEVIDP_DB": str(data_dir / "devidp.sqlite3"),
         "SITE_DB": str(data_dir / "site.sqlite3"),
+        "SITE_URL": f"http://127.0.0.1:{site_port}",
         "PYTHONUNBUFFERED": "1",
         "DJANGO_SETTINGS_MODULE": "site_example.settings",  # the IdP passes --settings
     })

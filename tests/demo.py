@@ -24,7 +24,7 @@ PROVIDER_VARIABLES = tuple(f"{prefix}_{name}" for prefix in ("IDP", "IDP_PARTNER
 class Demo:
     """``make demo`` in the background, on free ports, with its data in ``data_dir``."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.site_port = free_port()
         self.idp_port = free_port()
         self.site = f"http://127.0.0.1:{self.site_port}"
@@ -32,10 +32,12 @@ class Demo:
         self.data_dir = data_dir
         self.process: subprocess.Popen[bytes] | None = None
         self.log = data_dir / "demo.log"
+        self.env = env or {}
 
     def start(self) -> Demo:
         env = {**os.environ, "DEMO_SITE_PORT": str(self.site_port),
-               "DEMO_IDP_PORT": str(self.idp_port), "DEMO_DATA_DIR": str(self.data_dir)}
+               "DEMO_IDP_PORT": str(self.idp_port), "DEMO_DATA_DIR": str(self.data_dir),
+               **self.env}
         for key in ("DJANGO_SETTINGS_MODULE", *PROVIDER_VARIABLES):
             env.pop(key, None)
         self.process = subprocess.Popen(

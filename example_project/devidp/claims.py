@@ -11,3 +11,13 @@ def userinfo(claims: dict[str, Any], user: Any) -> dict[str, Any]:
     claims["email"] = user.email
     claims["email_verified"] = True
     return claims
+
+
+#: The audience of the example site's demo API (its ``IDP_LOGOUT["API"]["AUDIENCE"]``).
+DEMO_API_AUDIENCE = "demo-api"
+
+
+def introspection(response: dict[str, Any], client: Any, id_token: Any) -> dict[str, Any]:
+    """Introspection answers for the demo API: its identifier as the audience, and the
+    token's client and scope kept (the site checks ``aud``, ``iss`` and ``exp``)."""
+    return {**response, "aud": DEMO_API_AUDIENCE}

@@ -42,3 +42,11 @@ SITE_URL = os.environ.get("DEVIDP_URL", "http://localhost:8001")
 OIDC_USERINFO = "devidp.claims.userinfo"
 OIDC_IDTOKEN_INCLUDE_CLAIMS = True
 OIDC_SKIP_CONSENT_EXPIRE = 0  # always ask, so the demo can show a cancelled consent
+
+# Access tokens' lifetime: the browser test of the single-page app makes it short, to see the
+# site renew them.
+OIDC_TOKEN_EXPIRE = int(os.environ.get("DEVIDP_TOKEN_EXPIRE", "3600"))
+# django-oidc-provider's introspection answers the token's client as its audience; a real
+# provider answers the API's identifier. This names the example's demo API.
+OIDC_INTROSPECTION_PROCESSING_HOOK = "devidp.claims.introspection"
+OIDC_INTROSPECTION_RESPONSE_SCOPE_ENABLE = True

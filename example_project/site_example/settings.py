@@ -107,6 +107,18 @@ if env("IDP_PARTNERS_CLIENT_ID") or not env("IDP_CLIENT_ID"):
         "PROVIDER": "generic", "ISSUER": DEMO_ISSUER, "CLIENT_ID": "example-partners",
         "CLIENT_SECRET": "example-partners-secret-for-the-demo-only-4567",
         "DISPLAY_NAME": "Partner account (demo)"})
+# The single-page app (/spa/) calls the demo API (/demo-api/, this site too) through the
+# backend-for-frontend proxy, oidc/api/demo/… (docs/bff.rst).
+SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
+IDP_LOGOUT["BFF_APIS"] = {"demo": {"URL": f"{SITE_URL}/demo-api/"}}
+if not env("IDP_CLIENT_ID"):
+    # The development provider's access tokens are opaque: the demo API has them introspected
+    # by the staff client (one provider introspects; both clients' tokens are the same
+    # provider's). The provider names the demo API in the answer's aud.
+    IDP_LOGOUT["PROVIDERS"]["staff"]["API"] = {"AUDIENCE": "demo-api", "INTROSPECT": True}
+elif env("IDP_API_AUDIENCE"):
+    # A real provider: the identifier it puts in the aud of access tokens for the demo API.
+    IDP_LOGOUT["API"] = {"AUDIENCE": env("IDP_API_AUDIENCE", "")}
 if env("IDP_REVOKE_TOKENS_ON_LOGOUT", ""):  # unset: each profile's default
     IDP_LOGOUT["REVOKE_TOKENS_ON_LOGOUT"] = env("IDP_REVOKE_TOKENS_ON_LOGOUT", "") == "1"
 

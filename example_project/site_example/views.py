@@ -1,10 +1,12 @@
-"""A public home page and a protected page that shows who you are (claims, never tokens)."""
+"""A public home page, a protected page that shows who you are (claims, never tokens), and a
+single-page app with the demo API it calls through the backend-for-frontend proxy."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from django_idp_logout.conf import get_config
+from django_idp_logout.decorators import bearer_token_required
 from django_idp_logout.providers import display_name
 
 
@@ -26,3 +28,26 @@ def protected(request: HttpRequest) -> HttpResponse:
     claims = sorted(idp.claims.items()) if idp else []
     return render(request, "example/protected.html",
                   {"claims": claims, "idp": idp, "provider": signed_in_with(request)})
+
+
+def spa(request: HttpRequest) -> HttpResponse:
+    """The single-page app: a static shell and plain JavaScript (``static/example/spa.js``)
+    that talks to ``oidc/session/``, ``oidc/api/demo/…`` and ``oidc/logout/``. It never holds
+    a token; docs/bff.rst explains the calls."""
+    return render(request, "example/spa.html")
+
+
+@bearer_token_required  # also exempts the view from CSRF: a bearer token is no cookie
+def demo_api(request: HttpRequest, path: str = "") -> JsonResponse:
+    """The API the single-page app calls through the proxy (``BFF_APIS["demo"]``). It sees
+    only the access token the proxy adds, checked by django-idp-logout (against the
+    provider's keys for a JWT; by introspection for the development provider's opaque
+    tokens). It answers who called, never the token itself."""
+    token = request.auth  # type: ignore[attr-defined]
+    return JsonResponse({
+        "message": f"Hello {getattr(request.user, 'email', '') or 'client'}, from the demo API.",
+        "method": request.method, "path": path, "query": request.GET.dict(),
+        "token": {"provider": token.provider, "client_id": token.client_id,
+                  "issued_at": token.claims.get("iat"), "expires_at": token.expires_at,
+                  "checked_by": "introspection" if token.introspected else "signature"},
+    })

@@ -59,7 +59,10 @@ class Command(BaseCommand):
             # sent to the other's redirect URI (mix-up defence).
             client.redirect_uris = [f"{site_url}/oidc/callback/{demo.provider}/"]
             client.post_logout_redirect_uris = [f"{site_url}/oidc/logout/complete/"]
-            client.scope = ["openid", "email", "profile"]
+            # token_introspection and the clients' ids: the site's demo API may have either
+            # client's access tokens introspected (django-oidc-provider's rule).
+            client.scope = ["openid", "email", "profile", "token_introspection",
+                            *(other.client_id for other in CLIENTS)]
             client.save()
             client.response_types.set(ResponseType.objects.filter(value="code"))
         clients = ", ".join(f"{demo.client_id!r} ({demo.provider})" for demo in CLIENTS)
