@@ -65,9 +65,10 @@ class SettingsReference(SphinxDirective):
     """``.. idp-logout-settings::`` — one entry per ``IDP_LOGOUT`` key, in sections."""
 
     def run(self) -> list[nodes.Node]:
-        from django_idp_logout import conf_keys
+        from django_idp_logout import conf_keys, conf_keys_provider
 
         self.env.note_dependency(conf_keys.__file__)
+        self.env.note_dependency(conf_keys_provider.__file__)
         node = nodes.section()
         node.document = self.state.document
         source = "django_idp_logout/conf_keys.py (IdPConfig)"
