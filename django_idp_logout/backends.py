@@ -43,12 +43,14 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from .compat import MozillaCompat, warn_mozilla_callback
 from .conf import get_config
 from .models import OIDCIdentity
 from .signals import identity_linked
+from .users import apply_roles, readable_username
 
 logger = logging.getLogger("django_idp_logout")
 
@@ -96,6 +98,9 @@ class OIDCBackend(MozillaCompat, OIDCAuthenticationBackend):  # type: ignore[mis
         user = self.get_or_create_identity_user(idp_identity, claims)
         if user is None or not self.user_can_authenticate(user):
             return None
+        apply_roles(user, claims, get_config().roles)
+        OIDCIdentity.objects.filter(issuer=idp_identity.issuer, subject=idp_identity.subject
+                                    ).update(last_signed_in=timezone.now())
         return user
 
     async def aauthenticate(self, request: HttpRequest | None,
@@ -137,12 +142,15 @@ class OIDCBackend(MozillaCompat, OIDCAuthenticationBackend):  # type: ignore[mis
             **{f"{self.UserModel.get_email_field_name()}__iexact": email})
 
     def get_username(self, claims: Mapping[str, Any]) -> str:
-        """``OIDC_USERNAME_ALGO`` if set (mozilla-django-oidc's meaning); else a digest of
-        ``(iss, sub)``: unique, stable, and reveals nothing about the user."""
+        """``OIDC_USERNAME_ALGO`` if set (mozilla-django-oidc's meaning); else the
+        ``USERNAME_CLAIM``, made unique; else a digest of ``(iss, sub)``: unique, stable, and
+        reveals nothing about the user."""
         if self.get_settings("OIDC_USERNAME_ALGO", None):
             return str(super().get_username(claims))
         digest = hashlib.sha256(f"{claims['iss']}\0{claims['sub']}".encode()).digest()
-        return "oidc-" + base64.b32encode(digest[:15]).decode().lower()
+        opaque = "oidc-" + base64.b32encode(digest[:15]).decode().lower()
+        claim = get_config().username_claim
+        return readable_username(self.UserModel, claims, claim, opaque) if claim else opaque
 
     def create_user(self, claims: Mapping[str, Any]) -> AbstractBaseUser:
         """Create a user with an unusable password and the mapped claims."""
@@ -238,7 +246,7 @@ class OIDCBackend(MozillaCompat, OIDCAuthenticationBackend):  # type: ignore[mis
 
     def get_or_create_identity_user(self, identity: VerifiedIdentity,
                                     claims: Mapping[str, Any], *,
-                                    create_users: bool | None = None
+                                    create_users: bool | None = None, retry: bool = True
                                     ) -> AbstractBaseUser | None:
         """The user of ``(issuer, sub)``, updated; else one found by ``filter_users_by_claims``
         and linked, or a new one (``create_users``; default: ``CREATE_USERS``)."""
@@ -265,8 +273,13 @@ class OIDCBackend(MozillaCompat, OIDCAuthenticationBackend):  # type: ignore[mis
                 if not created:  # an existing user signs in: mozilla-django-oidc updates it
                     user = self.update_user(user, self._storable_claims(claims))
         except IntegrityError:
-            # A concurrent first sign-in of the same identity won the race: use its user.
-            return self._identity_user(identity)
+            # A concurrent first sign-in of the same identity won the race: use its user. Or
+            # another identity took the same readable username first: once more (a new one).
+            won = self._identity_user(identity)
+            if won is None and retry:
+                return self.get_or_create_identity_user(identity, claims,
+                                                        create_users=create_users, retry=False)
+            return won
         identity_linked.send(sender=type(self), user=user, issuer=identity.issuer,
                              subject=identity.subject, created=created)
         return user

@@ -22,6 +22,7 @@ from .conf import IdPConfig, get_config, provider_names
 from .errors import log_failure, new_reference
 from .exceptions import IdPLogoutError, ProviderUnavailable
 from .flow import end_sessions_for_frontchannel, end_sessions_for_token
+from .session_end import announce_signed_out
 from .signals import backchannel_logout as backchannel_logout_signal
 from .signals import frontchannel_logout as frontchannel_logout_signal
 from .view_helpers import login_not_required, no_store
@@ -91,6 +92,8 @@ def backchannel_logout(request: HttpRequest) -> HttpResponse:
                                    issuer=ended.issuer,
                                    sid=ended.sid, sub=ended.subject, users=users,
                                    sessions=len(ended.user_ids))
+    announce_signed_out(backchannel_logout, how="backchannel", provider=ended.provider,
+                        user_ids=ended.user_ids)
     return no_store(HttpResponse(status=200))
 
 
@@ -119,6 +122,9 @@ def frontchannel_logout(request: HttpRequest) -> HttpResponse:
     if outcome.ended:
         frontchannel_logout_signal.send(sender=frontchannel_logout, request=request, issuer=iss,
                                         sid=sid, user=outcome.user, sessions=outcome.sessions)
+        announce_signed_out(frontchannel_logout, how="frontchannel",
+                            provider=(routing.providers_for_issuer(iss) or ["default"])[0],
+                            user=outcome.user, user_ids=outcome.user_ids, request=request)
     response = render(request, "django_idp_logout/frontchannel.html",
                       {"ended": outcome.ended}, status=503 if outcome.database_error else 200)
     ancestors: list[str] = []

@@ -32,6 +32,27 @@ class IdPConfig(ProviderKeys):
         section="Users", doc="""
         User model field → claim. Fields are set at creation and refreshed at each sign-in;
         fields the user model lacks are skipped."""))
+    username_claim: str | None = field(metadata=setting(None, str, None, doc="""
+        The claim new users' usernames are made from: ``preferred_username``, ``email``,
+        ``upn`` … (characters Django's username validator refuses become ``_``; cut to the
+        field's length; a number added when it is taken: ``jane``, ``jane-2``). Unset: an
+        opaque digest of ``(issuer, sub)``, ``oidc-…``. Only at creation: existing users
+        keep theirs, and users are still matched by ``(issuer, sub)``, never by username.
+        mozilla-django-oidc's ``OIDC_USERNAME_ALGO`` wins when set."""))
+    roles: Mapping[str, Any] = field(metadata=setting({}, dict, doc="""
+        Django groups and ``is_staff`` / ``is_superuser`` from a claim, applied at each
+        sign-in (see ``docs/users.rst``). A dict:
+
+        * ``CLAIM`` (required): the claim holding the user's roles or groups, a dotted path
+          into nested claims (``realm_access.roles`` for Keycloak); a list or a
+          space-separated string.
+        * ``GROUPS``: claim value → Django group name (created when missing). The user is
+          added to the groups their values map to and removed from the *other mapped* groups;
+          groups the mapping does not name are left alone.
+        * ``STAFF`` / ``SUPERUSER``: claim values that make the user staff / superuser; the
+          flag is set from them at each sign-in (granted or taken away).
+        * ``WHEN_MISSING`` (``"keep"``): a sign-in whose claims lack ``CLAIM`` changes
+          nothing; ``"remove"`` removes the mapped groups and the flags."""))
     create_users: bool = field(metadata=setting(True, bool, doc="""
         Create a local user at the first sign-in. Off: unknown identities see a 403 page."""))
     link_users_by_email: bool = field(metadata=setting(False, bool, doc="""

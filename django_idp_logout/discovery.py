@@ -140,7 +140,7 @@ def _insecure(key: str, url: str, config: IdPConfig) -> ProviderUnavailable:
     return ProviderUnavailable(detail, code="insecure_endpoint", stage="discovery")
 
 
-def _tenant_template_allowed(doc_issuer: Any, config: IdPConfig) -> bool:
+def tenant_template_allowed(doc_issuer: Any, config: IdPConfig) -> bool:
     """A multi-tenant document (``{tenantid}`` issuer) for a profile that checks each token's
     issuer against its tenant (:mod:`.tenants`)."""
     from .providers import provider_class  # the profiles import this module
@@ -153,7 +153,7 @@ def _tenant_template_allowed(doc_issuer: Any, config: IdPConfig) -> bool:
 
 
 def _validate_document(doc: dict[str, Any], config: IdPConfig) -> dict[str, Any]:
-    if doc.get("issuer") != config.issuer and not _tenant_template_allowed(doc.get("issuer"),
+    if doc.get("issuer") != config.issuer and not tenant_template_allowed(doc.get("issuer"),
                                                                           config):
         # Discovery 1.0 §4.3: the issuer in the document MUST be identical to the one used.
         raise ProviderUnavailable(

@@ -25,6 +25,7 @@ class OIDCIdentity(models.Model):
     issuer = models.CharField(_("issuer"), max_length=255)
     subject = models.CharField(_("subject"), max_length=255)
     created = models.DateTimeField(_("created"), auto_now_add=True)
+    last_signed_in = models.DateTimeField(_("last sign-in"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("OpenID Connect identity")

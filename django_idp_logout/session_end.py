@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -26,7 +26,7 @@ from django.http import HttpRequest
 from django.utils import timezone as dj_timezone
 
 from . import store as shared_store
-from .conf import stored_names
+from .conf import stored_names, stored_provider
 from .models import OIDCSession
 from .session import SESSION_KEY, IdPSession, engine_can_delete, mapping, session_store_class
 
@@ -129,6 +129,29 @@ def end_sessions(issuer: str, *, sid: str | None, subject: str | None,
     return [user_id for user_id, _ in found]
 
 
+def end_rows(rows: QuerySet[OIDCSession]) -> list[Any]:
+    """End the sessions of these mapping rows (an operator's doing: the admin,
+    ``clear_idp_sessions --user``), through whatever engine the site uses, as
+    :func:`end_sessions` does. A cookie session is ended by its ``sid``'s marker, or, without
+    one, by its subject's (every cookie session of that identity started before now). Returns
+    the ids of their users (one per session)."""
+    with transaction.atomic():
+        found = list(rows.values_list("user_id", "session_key", "issuer", "subject", "sid",
+                                      "provider"))
+        if not found:
+            return []
+        if engine_can_delete():
+            _delete_sessions(rows, [key for _, key, *_ in found if key])
+        else:
+            now = time.time()
+            shared_store.set_markers({
+                _marker("sid", issuer, sid, stored_provider(provider)) if sid
+                else _marker("sub", issuer, subject, stored_provider(provider)): now
+                for _, _, issuer, subject, sid, provider in found}, settings.SESSION_COOKIE_AGE)
+        OIDCSession.objects.filter(pk__in=rows.values("pk")).delete()
+    return [user_id for user_id, *_ in found]
+
+
 def _delete_sessions(rows: QuerySet[OIDCSession], keys: list[str]) -> None:
     """Delete the sessions of ``rows`` through the site's own engine: for the plain ``db``
     engine one DELETE whose subquery selects them (no list of keys sent back and forth)."""
@@ -153,3 +176,25 @@ def is_revoked(data: IdPSession) -> bool:
         keys.append(_marker("rid", "", data.rid))
     revoked_at = shared_store.get_markers(keys).values()
     return any(isinstance(t, (int, float)) and t >= data.signed_in_at for t in revoked_at)
+
+
+def announce_signed_out(sender: Any, *, how: str, provider: str, user: Any = None,
+                        user_ids: Iterable[Any] = (), request: HttpRequest | None = None
+                        ) -> None:
+    """Send ``signed_out`` for ``user`` and for each of ``user_ids`` (looked up only when a
+    receiver is connected). Never raises: a receiver's failure is logged."""
+    from django.contrib.auth import get_user_model
+
+    from .signals import signed_out
+
+    if not signed_out.has_listeners(sender):
+        return
+    users = [user] if user is not None and user.is_authenticated else []
+    ids = {pk for pk in user_ids if pk is not None} - {getattr(u, "pk", None) for u in users}
+    if ids:
+        users += list(get_user_model()._default_manager.filter(pk__in=ids))
+    for one in users:
+        for _, result in signed_out.send_robust(sender=sender, request=request, user=one,
+                                                how=how, provider=provider):
+            if isinstance(result, Exception):
+                logger.error("stage=signal a signed_out receiver failed: %r", result)

@@ -129,6 +129,11 @@ def _decode(text: str, version: int, legacy: Mapping[str, Any]) -> TokenSet:
                     if isinstance(apis, dict) else {})
 
 
+def decode(text: str, version: int) -> TokenSet:
+    """A mapping row's ``tokens`` column at ``version`` (a row read by the caller)."""
+    return _decode(text, int(version), {})
+
+
 def read(data: Mapping[str, Any]) -> TokenSet | None:
     """The authoritative tokens of the session whose data (``session.SESSION_KEY``) is
     ``data``: one query. ``None`` when its mapping row is gone (the session was ended by a

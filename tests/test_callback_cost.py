@@ -52,8 +52,8 @@ def test_warm_callback_reads_each_cached_document_once(fake_op: FakeProvider,
     assert fake_op.outbound_calls() - outbound_before == 1  # the token request only
     statements = [q["sql"].split()[0] for q in queries.captured_queries
                   if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
-    # Session load, state claim, identity, last_login, key cycle (Django: exists, insert,
-    # select, delete), the previous sign-in's mapping (it held that sign-in's tokens: a
-    # DELETE, only when signing in over a signed-in session), mapping, session save.
-    assert len(statements) == 11, statements
+    # Session load, state claim, identity, its last sign-in, last_login, key cycle (Django:
+    # exists, insert, select, delete), the previous sign-in's mapping (it held that sign-in's
+    # tokens: a DELETE, only when signing in over a signed-in session), mapping, session save.
+    assert len(statements) == 12, statements
     assert statements.count("DELETE") == 2, statements

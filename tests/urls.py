@@ -1,3 +1,4 @@
+from django.contrib import admin
 from django.contrib.auth import update_session_auth_hash
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
@@ -36,6 +37,7 @@ def call_api(request: HttpRequest) -> HttpResponse:
 
 
 urlpatterns = [
+    path("admin/", admin.site.urls),
     path("token/", token),
     path("call-api/", call_api),
     path("oidc/", include("django_idp_logout.urls")),

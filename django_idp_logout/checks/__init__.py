@@ -36,6 +36,7 @@ from .common import check_id
 from .compat import check_fallback_values, check_mozilla_settings
 from .endpoints import check_end_session, check_provider_urls
 from .providers import check_provider_list, check_redirect_uris, relabel, unique
+from .users import check_roles
 from .values import (
     check_algorithms,
     check_client_auth,
@@ -57,7 +58,7 @@ CHECK_IDS = (
     "E001", "E002", "E003", "E004", "E005", "E006", "E007", "E008", "E009", "E010", "E011",
     "E012", "E013", "E014", "E015", "E016", "E017", "E018", "E019", "E020", "E021", "E022",
     "E023", "E024", "E025", "E026", "E027", "E028", "E029", "E031", "E032", "E033", "E034",
-    "E035", "E036", "E037", "E038",
+    "E035", "E036", "E037", "E038", "E039",
     "W001", "W002", "W003", "W005", "W006", "W007", "W008", "W009", "W010", "W011", "W012", "W013",
 )
 
@@ -119,6 +120,7 @@ def _check_merged(ours: dict[str, Any], merged: dict[str, Any]) -> list[CheckMes
     errors += check_end_session(merged)
     errors += check_api(merged)
     errors += check_bff(merged)
+    errors += check_roles(merged)
     return errors
 
 

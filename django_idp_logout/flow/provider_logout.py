@@ -81,6 +81,8 @@ class FrontchannelOutcome:
     sessions: int = 0
     user: Any = None
     database_error: bool = False
+    #: The local users of the sessions ended (one entry per session).
+    user_ids: tuple[Any, ...] = ()
 
     @property
     def ended(self) -> bool:
@@ -103,17 +105,19 @@ def end_sessions_for_frontchannel(request: HttpRequest, iss: str | None,
     own = (data is not None and data.issuer == iss and data.provider in names
            and bool(data.sid) and constant_time_compare(sid, data.sid or ""))
     user = request.user if own else None
-    sessions, database_error = 0, False
+    user_ids: list[Any] = []
+    database_error = False
     try:
         for name in names:
-            sessions += len(session_end.end_sessions(iss, sid=sid, subject=None, provider=name))
+            user_ids += session_end.end_sessions(iss, sid=sid, subject=None, provider=name)
     except Exception:  # the database or a cache backend: this browser still signs out
         logger.exception("stage=frontchannel could not end the sessions")
         database_error = True
     if own:
         with using_provider(data.provider if data is not None else None):
             local_logout(request)
-    if not sessions and not own:
+    if not user_ids and not own:
         logger.info("stage=frontchannel provider=%s request matched no session; nothing "
                     "changed", ",".join(get_config(n).provider for n in names))
-    return FrontchannelOutcome(sessions=sessions, user=user, database_error=database_error)
+    return FrontchannelOutcome(sessions=len(user_ids), user=user,
+                               database_error=database_error, user_ids=tuple(user_ids))

@@ -22,6 +22,7 @@ from ..conf import IdPConfig, get_config
 from ..discovery import ProviderMetadata
 from ..exceptions import AuthorizationError, IdPLogoutError, InvalidCallback, LoginRefused
 from ..providers import BoundProvider, get_provider
+from ..signals import signed_in
 from ..state import Attempt, AttemptUnavailable, PendingAttempts, WrongProvider
 from ..tokens import IDToken, validate_id_token
 
@@ -173,3 +174,7 @@ def _sign_in(request: HttpRequest, attempts: PendingAttempts, attempt: Attempt,
             request.session.cycle_key()
         idp_session.store(request, id_token, tokens, replaces=previous)
         attempts.complete(attempt)
+    for _, result in signed_in.send_robust(sender=_sign_in, request=request, user=user,
+                                           provider=get_config().name, sid=id_token.sid):
+        if isinstance(result, Exception):
+            logger.error("stage=signal a signed_in receiver failed: %r", result)

@@ -23,6 +23,7 @@ from ..discovery import ProviderMetadata, endpoint_status, get_metadata
 from ..errors import log_failure, new_reference
 from ..exceptions import IdPLogoutError, ProviderUnavailable, TokenError
 from ..providers import BoundProvider, EndSessionRequest, LogoutContext, get_provider
+from ..session_end import announce_signed_out
 from ..signals import session_expired
 from ..state import consume_logout_state, create_logout_state
 from ..token_store import TokenSet
@@ -41,6 +42,7 @@ def sign_out(request: HttpRequest, *, next_url: str, post_logout_redirect_uri: s
     provider, or the provider has no end-session endpoint). Never raises."""
     data = idp_session.load(request)
     tokens = latest_tokens(request)
+    user, provider = request.user, data.provider if data is not None else get_config().name
     bound: BoundProvider | None = None
     try:
         if data is not None:
@@ -51,6 +53,9 @@ def sign_out(request: HttpRequest, *, next_url: str, post_logout_redirect_uri: s
         logger.exception("stage=logout unexpected error before the local logout")
     finally:
         local_logout(request)
+    at_provider = data is not None and bound is not None and bool(bound.end_session_endpoint)
+    announce_signed_out(sign_out, how="rp_initiated" if at_provider else "local",
+                        provider=provider, user=user, request=request)
     if data is None or bound is None:
         return None
     if bound.end_session_endpoint is None:
@@ -138,6 +143,7 @@ def expire_session(request: HttpRequest, reason: str, *, sender: Any, revoke: bo
     provider with ``revoke`` (tokens that are still valid), then the local logout. Never
     raises."""
     logger.info("stage=session the session ended: reason=%s", reason)
+    user = request.user
     if signal:
         try:
             session_expired.send(sender=sender, request=request, user=request.user,
@@ -152,6 +158,9 @@ def expire_session(request: HttpRequest, reason: str, *, sender: Any, revoke: bo
         except Exception:
             logger.exception("stage=session unexpected error revoking an ended session's tokens")
     local_logout(request)
+    if signal:
+        announce_signed_out(sender, how="expired", provider=get_config().name, user=user,
+                            request=request)
 
 
 def local_logout(request: HttpRequest) -> None:
