@@ -91,6 +91,8 @@ def provider(prefix: str, demo: dict[str, str]) -> dict[str, str]:
 # Keys outside PROVIDERS are shared by every provider (each may override them).
 IDP_LOGOUT = {
     "SCOPES": env("IDP_SCOPES", "openid email profile"),
+    # Readable usernames ("demo", not an opaque digest): docs/users.rst.
+    "USERNAME_CLAIM": "preferred_username",
     "POST_LOGOUT_REDIRECT_URL": "/",
     "PROVIDERS": {
         # The first provider: the IDP_* variables, as with a single provider.
