@@ -15,11 +15,11 @@ from typing import Any
 from django.db.models import QuerySet
 
 from .. import token_store
-from ..conf import get_config, provider_names, stored_provider, using_provider
+from ..conf import provider_names, stored_provider, using_provider
 from ..models import OIDCSession
 from ..session_end import announce_signed_out, end_rows
 from ..token_store import TokenSet
-from .signout import bind_for_logout, revoke_tokens
+from .signout import revoke_where_configured
 
 logger = logging.getLogger("django_idp_logout")
 
@@ -62,8 +62,6 @@ def _revoke(provider: str, tokens: TokenSet) -> None:
         return  # a provider no longer configured: its sessions ended here all the same
     try:
         with using_provider(provider):
-            bound = bind_for_logout(get_config())
-            if bound.profile.should_revoke():
-                revoke_tokens(bound, tokens)
+            revoke_where_configured(tokens)
     except Exception:
         logger.exception("stage=admin could not revoke an ended session's tokens")

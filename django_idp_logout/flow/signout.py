@@ -46,9 +46,7 @@ def sign_out(request: HttpRequest, *, next_url: str, post_logout_redirect_uri: s
     bound: BoundProvider | None = None
     try:
         if data is not None:
-            bound = bind_for_logout(get_config())
-            if bound.profile.should_revoke():
-                revoke_tokens(bound, tokens)
+            bound = revoke_where_configured(tokens)
     except Exception:  # logout must complete locally whatever happened above
         logger.exception("stage=logout unexpected error before the local logout")
     finally:
@@ -108,6 +106,16 @@ def latest_tokens(request: HttpRequest) -> TokenSet:
                              id_token=data.get("id_token"), expires_at=None)
 
 
+def revoke_where_configured(tokens: TokenSet) -> BoundProvider:
+    """Revoke ``tokens`` at the active provider when its profile and
+    ``REVOKE_TOKENS_ON_LOGOUT`` say so; the provider bound for logout (never raises for the
+    provider's failures, which are logged)."""
+    bound = bind_for_logout(get_config())
+    if bound.profile.should_revoke():
+        revoke_tokens(bound, tokens)
+    return bound
+
+
 def revoke_tokens(bound: BoundProvider, data: TokenSet) -> None:
     """Revoke the refresh token, then the access token and the APIs' own (RFC 7009 §2).
     Never raises."""
@@ -152,9 +160,7 @@ def expire_session(request: HttpRequest, reason: str, *, sender: Any, revoke: bo
             logger.exception("stage=session a session_expired receiver failed")
     if revoke:
         try:
-            bound = bind_for_logout(get_config())
-            if bound.profile.should_revoke():
-                revoke_tokens(bound, latest_tokens(request))
+            revoke_where_configured(latest_tokens(request))
         except Exception:
             logger.exception("stage=session unexpected error revoking an ended session's tokens")
     local_logout(request)
