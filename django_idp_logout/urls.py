@@ -17,6 +17,7 @@ from django.urls import URLPattern, path
 from django.urls.resolvers import RoutePattern
 
 from .conf import NOT_INSTALLED_ID, NOT_INSTALLED_MESSAGE, require_installed
+from .docs_links import check_url
 
 app_name = "idp_logout"
 
@@ -26,7 +27,8 @@ class _NotInstalled(URLPattern):
 
     def check(self) -> list[CheckMessage]:
         return [Error(NOT_INSTALLED_MESSAGE.split(": ", 1)[1],
-                      hint="Add 'django_idp_logout' to INSTALLED_APPS, then run migrate.",
+                      hint="Add 'django_idp_logout' to INSTALLED_APPS, then run migrate. "
+                           f"See {check_url(NOT_INSTALLED_ID)}.",
                       id=NOT_INSTALLED_ID)]
 
 

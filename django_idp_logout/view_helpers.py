@@ -20,6 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from .conf import IdPConfig, get_config, uses_provider_list
+from .docs_links import page_url, setting_url
 from .exceptions import ConfigurationError
 from .flow import MAX_PARAM_LENGTH
 
@@ -52,8 +53,8 @@ def require_client(config: IdPConfig) -> None:
         if not value:
             raise configuration_error(
                 f"IDP_LOGOUT[{key!r}] is not set: sign-in cannot work. Set it in settings.py "
-                "(see the configuration reference; `manage.py check` reports this as "
-                "django_idp_logout.E002).")
+                "(`manage.py check` reports this as django_idp_logout.E002). "
+                f"See {setting_url(key)}.")
 
 
 def require_middleware(request: HttpRequest) -> None:
@@ -62,7 +63,8 @@ def require_middleware(request: HttpRequest) -> None:
         raise configuration_error(
             f"{MIDDLEWARE_PATH} is not in MIDDLEWARE: add it after "
             "django.contrib.auth.middleware.AuthenticationMiddleware "
-            "(`manage.py check` reports this as django_idp_logout.E009).")
+            "(`manage.py check` reports this as django_idp_logout.E009). "
+            f"See {page_url('installation')}.")
 
 
 def app_reverse(name: str, **kwargs: str) -> str:
@@ -73,7 +75,8 @@ def app_reverse(name: str, **kwargs: str) -> str:
         raise configuration_error(
             f"the URL name 'idp_logout:{name}' cannot be reversed: add "
             "path('oidc/', include('django_idp_logout.urls')) to your URLconf "
-            "(`manage.py check` reports this as django_idp_logout.E010).") from None
+            "(`manage.py check` reports this as django_idp_logout.E010). "
+            f"See {page_url('installation')}.") from None
 
 
 def safe_next_url(request: HttpRequest, candidate: Any, default: str) -> str:

@@ -2,7 +2,8 @@
 
 Includes a small extension: the directive ``idp-logout-settings`` renders the reference of
 every ``IDP_LOGOUT`` key from the keys' one declaration (``django_idp_logout/conf_keys.py``),
-so the page cannot miss a key nor list one that does not exist.
+so the page cannot miss a key nor list one that does not exist. Each entry has an HTML anchor
+named after its key exactly (``configuration.html#CLIENT_SECRET``), which check hints link.
 """
 
 import json
@@ -47,14 +48,28 @@ def literal(value: Any) -> str:
     return repr(value)
 
 
+def anchor(key: str) -> list[str]:
+    """An HTML anchor whose id is exactly ``key`` (``configuration.html#CLIENT_SECRET``), as
+    reStructuredText lines to put before the key's entry.
+
+    Check hints and errors link a key's entry by the key as spelled
+    (``django_idp_logout.docs_links.setting_url``). A label would not do: docutils rewrites a
+    label's id to lowercase with hyphens (``client-secret``). Raw HTML keeps the id as written;
+    other builders (text, LaTeX) skip it."""
+    return [".. raw:: html", "", f'   <span id="{key}"></span>', ""]
+
+
 def settings_reference() -> list[str]:
-    """The reference of every key, as reStructuredText lines, in declaration order."""
+    """The reference of every key, as reStructuredText lines, in declaration order; each
+    entry has an anchor named after its key (:func:`anchor`). A key nested in another
+    (``API["AUDIENCE"]``) is documented, and linked, in its parent's entry."""
     from django_idp_logout.conf import SETTINGS
 
     lines: list[str] = []
     for key in SETTINGS:
         if key.section:
             lines += [key.section, "~" * len(key.section), ""]
+        lines += anchor(key.name)
         lines.append(f"``{key.name}`` ({key.default_doc or f'default ``{literal(key.default)}``'})")
         lines += [f"   {line}".rstrip() for line in key.doc.splitlines()]
         lines.append("")

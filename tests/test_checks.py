@@ -17,10 +17,18 @@ from django.core.checks import Warning as CheckWarning
 from django.test import override_settings
 
 from django_idp_logout import checks, conf, discovery
-from django_idp_logout.exceptions import ProviderUnavailable
+from django_idp_logout.checks.links import subject_key, with_docs_link
+from django_idp_logout.docs_links import DOCS_URL, check_url, html_id, page_url, setting_url
+from django_idp_logout.exceptions import ConfigurationError, ProviderUnavailable
 
 BASE = {"ISSUER": "https://idp.example.test", "CLIENT_ID": "c", "CLIENT_SECRET": "s"}
 DOC = Path(__file__).parent.parent / "docs" / "checks.rst"
+DOCS_CONF = Path(__file__).parent.parent / "docs" / "conf.py"
+#: The end of every hint: `` See <docs URL>.``
+LINK = re.compile(r"(?:^| )See (https://\S+)\.$")
+#: A message about one key, as the checks begin it: ``IDP_LOGOUT['KEY']`` (or a provider's).
+ABOUT_KEY = re.compile(r"IDP_LOGOUT(?:\['PROVIDERS'\]\['[\w-]+'\])?\['([A-Z][A-Z0-9_]*)'\]")
+SETTING_NAMES = {key.name for key in conf.SETTINGS}
 MANUAL = {"USE_DISCOVERY": False, "ENDPOINTS": {
     "authorization_endpoint": "https://idp.example.test/a",
     "token_endpoint": "https://idp.example.test/t",
@@ -309,6 +317,25 @@ def short(check_id: str) -> str:
     return check_id.removeprefix("django_idp_logout.")
 
 
+def docs_link(message: CheckMessage) -> str:
+    """The docs URL the message's hint ends with (the test fails if there is none)."""
+    found = LINK.search(message.hint or "")
+    assert found, (message.id, message.hint)
+    assert found.group(1).startswith(DOCS_URL), (message.id, message.hint)
+    return found.group(1)
+
+
+def assert_linked(message: CheckMessage) -> None:
+    """The hint ends with the docs: the entry of the key the message begins with, if it is a
+    documented key (nested keys link their parent), else the key's or the id's entry."""
+    url = docs_link(message)
+    about = ABOUT_KEY.match(message.msg)
+    if about and about.group(1) in SETTING_NAMES:
+        assert url == setting_url(about.group(1)), (message.msg, url)
+    else:
+        assert url in {check_url(message.id or "")} | {setting_url(k) for k in SETTING_NAMES}
+
+
 def test_clean_configuration_has_no_messages() -> None:
     assert ids(IDP_LOGOUT=BASE) == []
 
@@ -347,6 +374,7 @@ def test_check_ids(overrides: dict[str, Any], expected: list[str]) -> None:
     assert sorted(m.id for m in found if m.id) == [f"django_idp_logout.{e}" for e in expected]
     for message in found:
         assert message.hint, message.id
+        assert_linked(message)
         level = Error if short(message.id or "").startswith("E") else CheckWarning
         assert type(message) is level, message.id
 
@@ -357,6 +385,8 @@ def test_app_ids(overrides: dict[str, Any], expected: list[str]) -> None:
         found = checks.check_wiring()
     assert sorted(m.id for m in found if m.id) == [f"django_idp_logout.{e}" for e in expected]
     assert all(m.hint and isinstance(m, Error) for m in found)
+    for message in found:
+        assert_linked(message)
 
 
 def test_not_installed_is_reported() -> None:
@@ -372,14 +402,14 @@ def test_not_installed_is_reported() -> None:
         spec.loader.exec_module(module)
         found = [m for pattern in module.urlpatterns for m in pattern.check()]
     assert [m.id for m in found] == [conf.NOT_INSTALLED_ID]
-    assert all(m.hint for m in found)
+    assert found[0].hint.endswith(f"See {check_url(conf.NOT_INSTALLED_ID)}.")
 
 
 def test_did_you_mean_hint() -> None:
     (message,) = messages(IDP_LOGOUT={**BASE, "CLIENT_SECERT": "x"})
-    assert message.hint == "Did you mean 'CLIENT_SECRET'?"
+    assert message.hint == f"Did you mean 'CLIENT_SECRET'? See {setting_url('CLIENT_SECRET')}."
     (message,) = messages(IDP_LOGOUT={**BASE, "ENDPOINTS": {"token_endpiont": "https://x/t"}})
-    assert message.hint == "Did you mean 'token_endpoint'?"
+    assert message.hint == f"Did you mean 'token_endpoint'? See {setting_url('ENDPOINTS')}."
 
 
 def test_missing_client_id_is_a_clear_error() -> None:
@@ -479,3 +509,158 @@ def test_empty_algorithms_hint_names_the_default() -> None:
     (message,) = messages(IDP_LOGOUT={**BASE, "ALGORITHMS": []})
     assert ", ".join(conf.DEFAULT_ALGORITHMS) in (message.hint or "")
     assert "asymmetric" not in (message.hint or "")
+
+
+# Links to the docs -----------------------------------------------------------------------
+
+
+def test_every_id_links_the_docs() -> None:
+    """Every id the checks emit, provoked by the tables above, ends its hint with a docs URL."""
+    linked: dict[str, str] = {}
+    for overrides, _ in CASES:
+        for message in messages(**{"IDP_LOGOUT": BASE, **overrides}):
+            linked[short(message.id or "")] = docs_link(message)
+    for overrides, _ in APP_CASES:
+        with override_settings(**overrides):
+            for message in checks.check_wiring():
+                linked[short(message.id or "")] = docs_link(message)
+    assert set(linked) == set(checks.CHECK_IDS)
+
+
+@pytest.mark.parametrize(("idp_logout", "key"), [
+    ({**BASE, "CLIENT_SECRET": 5}, "CLIENT_SECRET"),
+    ({"CLIENT_ID": "c"}, "ISSUER"),
+    ({**BASE, "CLIENT_SECERT": "x"}, "CLIENT_SECRET"),
+    ({**BASE, "LEEWAY": 3600}, "LEEWAY"),
+    ({**BASE, "ENDPOINTS": {"token_endpoint": "http://idp.example.test/t"}}, "ENDPOINTS"),
+    ({**BASE, "API": {"AUDIENCE": "a", "CREATE_USERS": "yes"}}, "API"),
+    ({**BASE, "BFF_APIS": {"o": {"URL": "https://api.test/", "TIMEOUT": 0}}}, "BFF_APIS"),
+    ({**BASE, "ROLES": {"CLAIM": "g", "WHEN_MISSING": "drop"}}, "ROLES"),
+    ({"PROVIDERS": {"a": BASE, "staff": {**BASE, "CLIENT_SECRET": 5}}}, "CLIENT_SECRET"),
+    ({"PROVIDERS": {"a": BASE, "staff": {**BASE, "ISSUER": "http://idp.example.test"}}},
+     "ISSUER"),
+    ({"PROVIDERS": {"a": BASE, "staff": {**BASE, "ISUER": "x"}}}, "ISSUER"),
+])
+def test_a_message_about_a_key_links_its_entry(idp_logout: dict[str, Any], key: str) -> None:
+    """The key as spelled, the innermost documented one: a provider's own key, not
+    ``PROVIDERS``; a nested key's parent (``API['CREATE_USERS']`` is not ``CREATE_USERS``)."""
+    (message,) = messages(IDP_LOGOUT=idp_logout)
+    assert docs_link(message) == f"{DOCS_URL}configuration.html#{key}"
+    assert (message.hint or "").endswith(f" See {DOCS_URL}configuration.html#{key}.")
+
+
+def test_the_hint_keeps_its_text() -> None:
+    (message,) = messages(IDP_LOGOUT={**BASE, "CLIENT_SECRET": 5})
+    assert message.msg == "IDP_LOGOUT['CLIENT_SECRET'] must be str, not int."
+    assert (message.hint or "").startswith("Use a value of type str (the default is None), ")
+
+
+@pytest.mark.parametrize(("overrides", "check_id"), [
+    ({"AUTHENTICATION_BACKENDS": ["django.contrib.auth.backends.ModelBackend"]}, "E007"),
+    ({"ROOT_URLCONF": "tests.urls_without_app"}, "E010"),
+    ({"IDP_LOGOUT": {"PROVIDERS": {}}}, "E029"),
+    ({"IDP_LOGOUT": {"PROVIDERS": {"a": {**BASE, "CACHE_ALIAS": "default"}}}}, "E031"),
+    ({"IDP_LOGOUT": {"PROVIDERS": {"a": BASE, "b": {**BASE, **MANUAL}}}}, "W007"),
+    ({"IDP_LOGOUT": {**BASE, "NOTHING_LIKE_ANY_KEY": 1}}, "E003"),
+    ({"SESSION_ENGINE": COOKIE_ENGINE}, "W006"),
+])
+def test_a_message_about_no_key_links_its_check(overrides: dict[str, Any], check_id: str) -> None:
+    (message,) = messages(**{"IDP_LOGOUT": BASE, **overrides})
+    assert docs_link(message) == check_url(check_id)
+    assert check_url(check_id) == f"{DOCS_URL}checks.html#django-idp-logout-{check_id.lower()}"
+
+
+def test_subject_key_reads_every_phrasing() -> None:
+    def about(msg: str, hint: str = "") -> str | None:
+        return subject_key(Error(msg, hint=hint, id="django_idp_logout.E004"))
+
+    assert about("IDP_LOGOUT['TIMEOUT'] must be int or float, not str.") == "TIMEOUT"
+    assert about("IDP_LOGOUT['PROVIDERS']['staff']['ISSUER'] is required.") == "ISSUER"
+    assert about("OIDC_OP_TOKEN_ENDPOINT (mozilla-django-oidc), read as "
+                 "IDP_LOGOUT[ENDPOINTS['token_endpoint']], has a value") == "ENDPOINTS"
+    assert about("IDP_LOGOUT['BFF_APIS']['o']['TIMEOUT'] must be a positive number.") == (
+        "BFF_APIS")
+    # A provider named like a key is still a provider name.
+    assert about("IDP_LOGOUT['PROVIDERS']['API']['LEEWAY'] must be positive.") == "LEEWAY"
+    assert about("IDP_LOGOUT['PROVIDERS']['API']: The provider has no end-session endpoint.") is (
+        None)
+    assert about("IDP_LOGOUT has an unknown key 'X'.", "Known keys: …") is None
+    assert about("IDP_LOGOUT['NOT_A_KEY'] is odd.") is None
+
+
+def test_a_hint_that_links_the_docs_is_left_alone() -> None:
+    message = Error("IDP_LOGOUT['ISSUER'] is required.",
+                    hint=f"See {page_url('installation')}.", id="django_idp_logout.E002")
+    assert with_docs_link(message) is message
+    foreign = Error("Something else.", hint="Fix it.", id="other_app.E001")
+    assert with_docs_link(foreign) is foreign
+    fresh = Error("IDP_LOGOUT['ISSUER'] is required.", hint="Set it.",
+                  id="django_idp_logout.E002")
+    assert with_docs_link(fresh).hint == f"Set it. See {setting_url('ISSUER')}."
+    assert fresh.hint == "Set it."  # a copy: the original message is not changed
+
+
+def test_docs_urls() -> None:
+    assert DOCS_URL.startswith("https://")
+    assert DOCS_URL.endswith("/")
+    assert setting_url("CLIENT_SECRET") == f"{DOCS_URL}configuration.html#CLIENT_SECRET"
+    assert check_url("E001") == check_url("django_idp_logout.E001") == (
+        f"{DOCS_URL}checks.html#django-idp-logout-e001")
+    assert page_url("installation") == f"{DOCS_URL}installation.html"
+    assert page_url("checks", "x") == f"{DOCS_URL}checks.html#x"
+
+
+def test_html_id_is_the_one_docutils_makes() -> None:
+    """:func:`check_url`'s anchors are the ids docutils gives the labels of ``checks.rst``."""
+    docutils_nodes = pytest.importorskip("docutils.nodes")
+    for check_id in (*checks.CHECK_IDS, *ELSEWHERE):
+        label = f"django_idp_logout.{check_id}"
+        assert html_id(label) == docutils_nodes.make_id(label), label
+
+
+def test_every_id_has_its_anchor_in_the_docs() -> None:
+    """The label that makes :func:`check_url`'s anchor stands right before each entry."""
+    lines = DOC.read_text().splitlines()
+    for check_id in (*checks.CHECK_IDS, *ELSEWHERE):
+        entry = lines.index(f"``django_idp_logout.{check_id}``")
+        assert lines[entry - 2:entry] == [f".. _django_idp_logout.{check_id}:", ""], check_id
+        assert check_url(check_id).endswith("#" + html_id(f"django_idp_logout.{check_id}"))
+
+
+def test_every_key_has_its_anchor_in_the_reference() -> None:
+    """``settings_reference()`` (docs/conf.py) puts an HTML anchor whose id is the key, exactly
+    as :func:`setting_url` links it, right before each key's entry."""
+    pytest.importorskip("sphinx", reason="the docs extra (Sphinx) is not installed")
+    spec = importlib.util.spec_from_file_location("docs_conf_anchors", DOCS_CONF)
+    assert spec is not None
+    assert spec.loader is not None
+    docs_conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(docs_conf)
+    lines = docs_conf.settings_reference()
+    for key in conf.SETTINGS:
+        entry = next(i for i, line in enumerate(lines) if line.startswith(f"``{key.name}`` ("))
+        anchor = [".. raw:: html", "", f'   <span id="{key.name}"></span>', ""]
+        assert lines[entry - len(anchor):entry] == anchor, key.name
+        assert setting_url(key.name).endswith(f"#{key.name}")
+
+
+def test_configuration_errors_link_the_docs() -> None:
+    """The errors views raise for a mis-wired site link the docs too (production servers run
+    no checks: the log is where the integrator reads them)."""
+    import dataclasses
+
+    from django.test import RequestFactory
+
+    from django_idp_logout.view_helpers import app_reverse, require_client, require_middleware
+
+    with override_settings(IDP_LOGOUT=BASE):
+        config = dataclasses.replace(conf.get_config(), client_id="")
+        with pytest.raises(ConfigurationError) as raised:
+            require_client(config)
+    assert str(raised.value).endswith(f"E002). See {setting_url('CLIENT_ID')}.")
+    with pytest.raises(ConfigurationError) as raised:
+        require_middleware(RequestFactory().get("/"))
+    assert str(raised.value).endswith(f"E009). See {page_url('installation')}.")
+    with pytest.raises(ConfigurationError) as raised:
+        app_reverse("no_such_view")
+    assert str(raised.value).endswith(f"E010). See {page_url('installation')}.")

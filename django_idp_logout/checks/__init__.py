@@ -10,7 +10,9 @@ Errors are kept for configurations that cannot work (an Error stops ``migrate`` 
 This module registers the three checks Django runs; each job has its module:
 :mod:`.values` (keys, types, ranges, algorithms, logout options), :mod:`.endpoints`
 (``ISSUER`` and ``ENDPOINTS``), :mod:`.cache`, :mod:`.compat` (mozilla-django-oidc) and
-:mod:`.wiring` (backend, middleware, apps, session engine, URLconf).
+:mod:`.wiring` (backend, middleware, apps, session engine, URLconf). Every hint ends with
+the link to the docs :mod:`.links` chooses (the key's entry in the configuration reference, or
+the id's entry in the list of checks).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from .cache import check_cache
 from .common import check_id
 from .compat import check_fallback_values, check_mozilla_settings
 from .endpoints import check_end_session, check_provider_urls
+from .links import linked
 from .providers import check_provider_list, check_redirect_uris, relabel, unique
 from .users import check_roles
 from .values import (
@@ -63,6 +66,7 @@ CHECK_IDS = (
 )
 
 
+@linked
 def check_settings(app_configs: Sequence[AppConfig] | None = None,
                    **kwargs: Any) -> list[CheckMessage]:
     """``IDP_LOGOUT`` itself: presence, keys, types, values."""

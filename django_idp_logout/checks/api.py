@@ -16,7 +16,8 @@ _IDS = {"unknown_key": "E033", "wrong_type": "E034", "no_audience": "E035",
         "client_id_audience": "W012"}
 _HINTS = {
     "unknown_key": f"The keys of API are {', '.join(KEYS)}.",
-    "wrong_type": "See the API key in the configuration reference.",
+    "wrong_type": "Give each key of API the type and value its entry in the configuration "
+                  "reference states.",
     "no_audience": "Set API['AUDIENCE'] to the identifier your provider puts in the aud of "
                    "access tokens for this API (an Application ID URI, an API identifier, a "
                    "resource indicator).",

@@ -11,7 +11,7 @@ from .common import check_id
 
 _HINTS = {
     "malformed": "Write BFF_APIS as {'<name>': {'URL': 'https://api.example.com/'}}; the keys "
-                 f"of one API are {', '.join(KEYS)} (see the configuration reference).",
+                 f"of one API are {', '.join(KEYS)}.",
     "insecure_url": "Use the API's https URL: the proxy sends each user's access token to it.",
 }
 

@@ -14,5 +14,5 @@ def check_roles(merged: dict[str, Any]) -> list[CheckMessage]:
     """E039 for one provider's ``ROLES``."""
     return [Error(message, hint="Write ROLES as {'CLAIM': 'groups', 'GROUPS': {'admins': "
                   "'Administrators'}, 'STAFF': ['admins']}; its keys are "
-                  f"{', '.join(ROLE_KEYS)} (see docs/users.rst).", id=check_id("E039"))
+                  f"{', '.join(ROLE_KEYS)}.", id=check_id("E039"))
             for message in role_problems(merged.get("ROLES"))]

@@ -13,6 +13,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
 from .common import check_id
+from .links import linked
 
 BACKEND = "django_idp_logout.backends.OIDCBackend"
 MIDDLEWARE = "django_idp_logout.middleware.IdPSessionMiddleware"
@@ -32,6 +33,7 @@ def _engine_uses_session_table(engine: str) -> bool:
     return isinstance(store, type) and issubclass(store, DBStore)
 
 
+@linked
 def check_wiring(app_configs: Sequence[AppConfig] | None = None,
                  **kwargs: Any) -> list[CheckMessage]:
     """Backend, middleware and installed apps."""
@@ -98,6 +100,7 @@ def check_session_engine() -> list[CheckMessage]:
         id=check_id("W006"))]
 
 
+@linked
 def check_urls(app_configs: Sequence[AppConfig] | None = None,
                **kwargs: Any) -> list[CheckMessage]:
     """The URLs are included under the ``idp_logout`` namespace."""
