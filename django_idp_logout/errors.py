@@ -54,6 +54,9 @@ EXPLANATIONS: dict[str, Explanation] = {
     # Our own checks on the callback.
     "login_expired": Explanation(_("Your sign-in expired"), _(
         "This sign-in link was already used or is too old. Please start again.")),
+    "incomplete_callback": Explanation(_("This sign-in link is incomplete"), _(
+        "This address is missing what your identity provider adds when it sends you back "
+        "here. If you copied the link, copy all of it; otherwise start the sign-in again.")),
     "invalid_callback": Explanation(_FAILED, _(
         "The answer from the sign-in service was incomplete. Please start again.")),
     "authorize:invalid_issuer": Explanation(_FAILED, _(
@@ -203,7 +206,8 @@ OPERATOR_CODES = frozenset({
 })
 #: Codes that are the user's own doing (cancelled, must sign in interactively): INFO.
 USER_CODES = frozenset({"access_denied", "login_required", "consent_required",
-                        "interaction_required", "account_selection_required"})
+                        "interaction_required", "account_selection_required",
+                        "incomplete_callback"})
 
 
 def level_for(exc: IdPLogoutError) -> int:

@@ -20,14 +20,13 @@ import hmac
 import logging
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 
 from .http import add_query
 from .providers import EndSessionRequest
 from .state import create_logout_handoff, take_logout_handoff
-from .view_helpers import app_reverse, no_store
+from .view_helpers import app_reverse, asset_url, no_store
 
 logger = logging.getLogger("django_idp_logout")
 
@@ -38,25 +37,13 @@ TOKEN_PARAMS = frozenset({"id_token_hint", "access_token_hint"})
 HANDOFF_SESSION_KEY = "_idp_logout_handoff"
 
 
-def _script_url() -> str | None:
-    """The auto-submit script's URL, or ``None`` when static files cannot serve it."""
-    if not getattr(settings, "STATIC_URL", None):
-        return None
-    from django.templatetags.static import static
-
-    try:
-        return static(AUTOSUBMIT_SCRIPT)
-    except ValueError:  # a manifest storage before collectstatic: the button still works
-        return None
-
-
 def end_session_response(request: HttpRequest, end_session: EndSessionRequest
                          ) -> HttpResponse:
     if end_session.method == "GET":
         return HttpResponseRedirect(end_session.url)
     response = render(request, "django_idp_logout/logout_post.html", {
         "action": end_session.endpoint, "params": sorted(end_session.params.items()),
-        "script_url": _script_url(),
+        "script_url": asset_url(AUTOSUBMIT_SCRIPT),
     })
     response["Referrer-Policy"] = "no-referrer"
     response["Content-Security-Policy"] = "frame-ancestors 'none'"

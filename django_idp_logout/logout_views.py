@@ -7,16 +7,19 @@ what to flush and where the browser goes — and never lets a failure stop the l
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render, resolve_url
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_deny
 from django.views.decorators.http import require_GET, require_http_methods
 
-from .conf import IdPConfig, get_config
+from .conf import IdPConfig, get_config, uses_provider_list
 from .errors import sanitize
 from .flow import MAX_PARAM_LENGTH, complete_sign_out, local_logout, sign_out
+from .logout_feedback import signed_out_response
 from .logout_request import end_session_response, end_session_target, handoff_response
 from .providers import display_name, provider_class
 from .view_helpers import (
@@ -83,7 +86,8 @@ def logout(request: HttpRequest) -> HttpResponse:
         local_logout(request)  # drops whatever an anonymous session holds
         return with_clear_site_data(_landing(next_url, as_json), config)
     if request.method == "GET" and not config.allow_get_logout:
-        response = render(request, "django_idp_logout/logout_confirm.html", {"next": next_url})
+        response = render(request, "django_idp_logout/logout_confirm.html",
+                          {"next": next_url, "cancel_url": cancel_url(request)})
         response["Content-Security-Policy"] = "frame-ancestors 'none'"
         return response
     signed_in_at_provider = bool(getattr(request, "idp_session", None))
@@ -100,7 +104,13 @@ def logout(request: HttpRequest) -> HttpResponse:
                               {"next": next_url, "provider_name": display_name(config)})
             response["Content-Security-Policy"] = "frame-ancestors 'none'"
             return with_clear_site_data(response, config)
-        return with_clear_site_data(_landing(next_url, as_json), config)
+        if as_json:
+            return with_clear_site_data(_landing(next_url, True), config)
+        # Signed out here only: the provider could not be asked (no end-session endpoint, or
+        # it is unreachable), or the user signed in with a password.
+        return with_clear_site_data(signed_out_response(
+            request, next_url, provider_session="failed" if signed_in_at_provider else "none",
+            provider=config.name, cookies_cleared=clears_cookies(config)), config)
     if as_json:
         target = end_session_target(request, end_session)
         return with_clear_site_data(_landing(target, True), config,
@@ -117,20 +127,45 @@ def logout_complete(request: HttpRequest) -> HttpResponse:
 
     A valid ``state`` leads to the page chosen at logout time. A missing, forged, expired or
     replayed one leads to ``POST_LOGOUT_REDIRECT_URL`` with a warning logged; nothing from the
-    request is trusted, and the user stays signed out either way.
+    request is trusted, and the user stays signed out either way. The user is told which
+    (:mod:`~django_idp_logout.logout_feedback`): signed out of the provider too only when the
+    state checks out and the provider reported no ``error``.
     """
     config = get_config()
     state = request.GET.get("state", "")
-    target = complete_sign_out(state) if len(state) <= MAX_PARAM_LENGTH else None
-    if target is None:
+    verified = complete_sign_out(state) if len(state) <= MAX_PARAM_LENGTH else None
+    if verified is None:
         # No state at all is what providers that return none do (Cognito, Auth0's legacy
         # logout): INFO. One that does not check out (forged, expired, reused): WARNING.
         logger.log(logging.WARNING if state else logging.INFO,
                    "stage=logout provider=%s logout return with a missing, unknown, expired "
                    "or reused state (%s characters); landing on POST_LOGOUT_REDIRECT_URL",
                    config.provider, len(state))
-        target = resolve_url(config.post_logout_redirect_url)
-    elif "error" in request.GET:
+        # Nothing in this request is trusted: the provider is named only when there is one.
+        return signed_out_response(
+            request, resolve_url(config.post_logout_redirect_url),
+            provider_session="unconfirmed",
+            provider=None if uses_provider_list() else config.name)
+    if "error" in request.GET:
         logger.warning("stage=logout provider=%s the provider reported error=%s",
                        config.provider, sanitize(request.GET.get("error"), 64))
-    return HttpResponseRedirect(target)
+    return signed_out_response(
+        request, verified.next_url,
+        provider_session="failed" if "error" in request.GET else "ended",
+        provider=verified.provider)
+
+
+def cancel_url(request: HttpRequest) -> str:
+    """Where "Cancel" on the confirmation page goes: the page the user came from (its
+    ``Referer``, when it is on this site and not the logout page itself), else
+    ``LOGIN_REDIRECT_URL``."""
+    default = resolve_url(settings.LOGIN_REDIRECT_URL)
+    referer = request.headers.get("Referer", "")
+    if urlsplit(referer).path == request.path:
+        return default
+    return safe_next_url(request, referer, default)
+
+
+def clears_cookies(config: IdPConfig) -> bool:
+    """``CLEAR_SITE_DATA`` deletes the site's cookies on the logout response."""
+    return bool({"cookies", "*"} & set(config.clear_site_data))

@@ -20,7 +20,7 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.http import HttpRequest
 
@@ -198,26 +198,38 @@ class PendingAttempts:
 LOGOUT_STATE_KIND = "logout-state"
 
 
-def create_logout_state(next_url: str) -> str:
-    """A fresh single-use logout ``state`` remembering where the user should land.
+class LogoutReturn(NamedTuple):
+    """What a verified logout ``state`` vouches for: where to land, and which provider the
+    user was signed out of (its name in ``PROVIDERS``; ``None`` for states of older
+    versions)."""
+
+    next_url: str
+    provider: str | None
+
+
+def create_logout_state(next_url: str, provider: str | None = None) -> str:
+    """A fresh single-use logout ``state`` remembering where the user should land and the
+    provider they are signing out of.
 
     Raises :class:`django.db.DatabaseError` when the database it uses fails.
     """
     config = get_config()
     state = new_secret()
-    store.put(LOGOUT_STATE_KIND, state, {"next": next_url}, config.logout_state_ttl,
-              config=config)
+    store.put(LOGOUT_STATE_KIND, state, {"next": next_url, "provider": provider},
+              config.logout_state_ttl, config=config)
     return state
 
 
-def consume_logout_state(state: str) -> str | None:
-    """The landing URL stored for ``state`` — once; ``None`` if unknown, expired or reused.
+def consume_logout_state(state: str) -> LogoutReturn | None:
+    """What was stored for ``state`` — once; ``None`` if unknown, expired or reused.
 
     Raises :class:`django.db.DatabaseError` when the database it uses fails.
     """
-    data = store.take(LOGOUT_STATE_KIND, state)
-    next_url = data.get("next") if data is not None else None
-    return next_url if isinstance(next_url, str) else None
+    data = store.take(LOGOUT_STATE_KIND, state) or {}
+    next_url, provider = data.get("next"), data.get("provider")
+    if not isinstance(next_url, str):
+        return None
+    return LogoutReturn(next_url, provider if isinstance(provider, str) else None)
 
 
 LOGOUT_HANDOFF_KIND = "logout-handoff"

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.urls import NoReverseMatch, reverse
@@ -144,3 +145,16 @@ def csrf_or_header(view: View) -> View:
             return view(request, *args, **kwargs)
         return protected(request, *args, **kwargs)
     return csrf_exempt(wrapper)  # type: ignore[return-value]
+
+
+def asset_url(path: str) -> str | None:
+    """The static URL of the package's asset ``path``, or ``None`` when static files cannot
+    serve it: no ``STATIC_URL``, or a manifest storage before ``collectstatic``."""
+    if not getattr(settings, "STATIC_URL", None):
+        return None
+    from django.templatetags.static import static
+
+    try:
+        return static(path)
+    except ValueError:
+        return None

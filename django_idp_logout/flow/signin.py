@@ -85,6 +85,9 @@ def complete_sign_in(request: HttpRequest, params: Mapping[str, str], *,
     config = get_config()
     attempts = PendingAttempts(request, config)
     state = params.get("state", "")
+    if not state:  # a bookmarked or truncated callback/ URL, not an expired sign-in
+        return SignInOutcome(error=InvalidCallback("no state parameter",
+                                                   code="incomplete_callback"))
     try:
         attempt = attempts.take(state if len(state) <= MAX_PARAM_LENGTH else "", provider)
     except WrongProvider as exc:

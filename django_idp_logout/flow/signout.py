@@ -25,7 +25,7 @@ from ..exceptions import IdPLogoutError, ProviderUnavailable, TokenError
 from ..providers import BoundProvider, EndSessionRequest, LogoutContext, get_provider
 from ..session_end import announce_signed_out
 from ..signals import session_expired
-from ..state import consume_logout_state, create_logout_state
+from ..state import LogoutReturn, consume_logout_state, create_logout_state
 from ..token_store import TokenSet
 
 logger = logging.getLogger("django_idp_logout")
@@ -61,15 +61,15 @@ def sign_out(request: HttpRequest, *, next_url: str, post_logout_redirect_uri: s
                        "signed out locally only", bound.name)
         return None
     context = LogoutContext(post_logout_redirect_uri=post_logout_redirect_uri,
-                            state=new_logout_state(next_url),
+                            state=new_logout_state(next_url, provider),
                             id_token=tokens.id_token or data.id_token,
                             access_token=tokens.access_token, claims=data.claims)
     return bound.end_session_request(context)
 
 
-def complete_sign_out(state: str) -> str | None:
-    """The landing page chosen at logout for this returned ``state`` — once; ``None`` when it
-    is unknown, expired, reused, or cannot be checked right now (logged)."""
+def complete_sign_out(state: str) -> LogoutReturn | None:
+    """The landing page and provider recorded at logout for this returned ``state`` — once;
+    ``None`` when it is unknown, expired, reused, or cannot be checked right now (logged)."""
     try:
         return consume_logout_state(state) if state else None
     except Exception:
@@ -189,11 +189,11 @@ def local_logout(request: HttpRequest) -> None:
     request.user = AnonymousUser()
 
 
-def new_logout_state(next_url: str) -> str | None:
+def new_logout_state(next_url: str, provider: str) -> str | None:
     """A single-use logout state, or ``None`` when it cannot be stored right now (the user
     still reaches the provider; the return then lands on ``POST_LOGOUT_REDIRECT_URL``)."""
     try:
-        return create_logout_state(next_url)
+        return create_logout_state(next_url, provider)
     except Exception:
         logger.exception("stage=logout could not store the logout state; sending none")
         return None
