@@ -8,6 +8,7 @@ OP_STAMP := tests/op/node_modules/.installed-stamp
 
 .PHONY: demo test install lint types docs tox check clean bench bench-quick
 
+# Ports 8000 (site) and 8001 (provider); others: DEMO_SITE_PORT=8010 DEMO_IDP_PORT=8011 make demo
 demo: $(STAMP)  ## Run the example site with its development identity provider
 	$(BIN)/python example_project/run_demo.py
 

@@ -1,11 +1,17 @@
-"""Start the demo exactly as the README says (``make demo``) and sign in through it."""
+"""Start the demo exactly as the README says (``make demo``) and sign in through it.
+
+Also used by ``example_project/screenshots.py`` (which runs ``run_demo.py`` directly), so it
+imports nothing of the test suite's.
+"""
 
 from __future__ import annotations
 
 import os
 import re
 import signal
+import socket
 import subprocess
+import sys
 import time
 from html import unescape
 from pathlib import Path
@@ -13,26 +19,40 @@ from urllib.parse import urljoin
 
 import requests
 
-from .op_server import free_port
-
 ROOT = Path(__file__).resolve().parent.parent
+#: ``make demo``, as the README says; ``RUN_DEMO`` is what it runs, without make's install step.
+MAKE_DEMO = ("make", "--no-print-directory", "demo")
+RUN_DEMO = (sys.executable, str(ROOT / "example_project" / "run_demo.py"))
 #: What would point the example site's two providers at real ones (``.env.example``).
 PROVIDER_VARIABLES = tuple(f"{prefix}_{name}" for prefix in ("IDP", "IDP_PARTNERS") for name in (
     "PROVIDER", "ISSUER", "CLIENT_ID", "CLIENT_SECRET", "DISPLAY_NAME"))
 
 
-class Demo:
-    """``make demo`` in the background, on free ports, with its data in ``data_dir``."""
+def free_port() -> int:
+    """A port free on 127.0.0.1 now (the system picks it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
-        self.site_port = free_port()
-        self.idp_port = free_port()
+
+class Demo:
+    """``make demo`` (or ``command``) in the background, on free ports, with its data in
+    ``data_dir``."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None,
+                 command: tuple[str, ...] = MAKE_DEMO,
+                 ports: tuple[int, int] | None = None) -> None:
+        """``ports``: the site's and the provider's, else two free ones."""
+        self.site_port, self.idp_port = ports or (free_port(), free_port())
+        while self.idp_port == self.site_port:  # the system may hand out a port again
+            self.idp_port = free_port()
         self.site = f"http://127.0.0.1:{self.site_port}"
         self.idp = f"http://localhost:{self.idp_port}"
         self.data_dir = data_dir
         self.process: subprocess.Popen[bytes] | None = None
         self.log = data_dir / "demo.log"
         self.env = env or {}
+        self.command = command
 
     def start(self) -> Demo:
         env = {**os.environ, "DEMO_SITE_PORT": str(self.site_port),
@@ -41,17 +61,25 @@ class Demo:
         for key in ("DJANGO_SETTINGS_MODULE", *PROVIDER_VARIABLES):
             env.pop(key, None)
         self.process = subprocess.Popen(
-            ["make", "--no-print-directory", "demo"], cwd=ROOT, env=env,
+            self.command, cwd=ROOT, env=env,
             stdout=self.log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 240  # the first run may install packages
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"make demo exited:\n{self.log.read_text()[-3000:]}")
+                raise RuntimeError(f"{self.name} exited:\n{self.tail()}")
             if "The example site is running" in self.log.read_text(errors="replace"):
                 return self
             time.sleep(0.3)
         self.stop()
-        raise RuntimeError(f"make demo did not come up:\n{self.log.read_text()[-3000:]}")
+        raise RuntimeError(f"{self.name} did not come up:\n{self.tail()}")
+
+    @property
+    def name(self) -> str:
+        return " ".join(self.command)
+
+    def tail(self) -> str:
+        """The end of the demo's output, for a failure's message."""
+        return self.log.read_text(errors="replace")[-3000:]
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -93,7 +121,7 @@ def sign_in_with_requests(demo: Demo, session: requests.Session,
     fields.update({"username": "demo", "password": "demo-password"})
     response = session.post(response.url, data=fields, timeout=10,
                             headers={"Referer": response.url})
-    assert "Request for permission" in response.text, response.text[:500]
+    assert 'id="idp-allow"' in response.text, response.text[:500]  # the consent page
     fields = form_fields(response.text)
     fields["allow"] = "Authorize"
     response = session.post(urljoin(response.url, "/openid/authorize"), data=fields,

@@ -15,10 +15,12 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
+    "django.contrib.staticfiles",  # its stylesheet, served by runserver (DEBUG)
     "oidc_provider",
 ]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -35,6 +37,12 @@ DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3",
 SESSION_COOKIE_NAME = "idp_sessionid"
 CSRF_COOKIE_NAME = "idp_csrftoken"
 USE_TZ = True
+# In the browser's language, like the example site: English or German (devidp/locale, which
+# also translates django-oidc-provider's scope names on the consent page).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "devidp" / "locale"]
+STATIC_URL = "/static/"
 LOGIN_URL = "/accounts/login/"
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 

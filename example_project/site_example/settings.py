@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
+    "django.contrib.messages",  # the app's "You are signed out" after logout, shown by base.html
     "django.contrib.staticfiles",
     "django_idp_logout",
 ]
@@ -50,6 +51,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
     "django_idp_logout.middleware.IdPSessionMiddleware",
 ]
 ROOT_URLCONF = "site_example.urls"
@@ -59,6 +61,7 @@ TEMPLATES = [{
     "OPTIONS": {"context_processors": [
         "django.template.context_processors.request",
         "django.contrib.auth.context_processors.auth",
+        "django.contrib.messages.context_processors.messages",
     ]},
 }]
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3",
@@ -67,7 +70,14 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 SESSION_COOKIE_NAME = "site_sessionid"
 STATIC_URL = "/static/"
 USE_TZ = True
+#: Times on the pages (the claims table) are shown in UTC and say so.
+TIME_ZONE = "UTC"
+# The page's language follows the browser (Accept-Language, through LocaleMiddleware above):
+# English or German. The site's own strings are in site_example/locale (listed here so they
+# win over every app's catalog whatever the order of INSTALLED_APPS); the app brings its own.
+LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "site_example" / "locale"]
 LOGIN_URL = "idp_logout:login"
 LOGIN_REDIRECT_URL = "/protected/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -4,10 +4,13 @@ single-page app with the demo API it calls through the backend-for-frontend prox
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext
 
 from django_idp_logout.conf import get_config
 from django_idp_logout.decorators import bearer_token_required
 from django_idp_logout.providers import display_name
+
+from .claims import claim_rows
 
 
 def signed_in_with(request: HttpRequest) -> str | None:
@@ -25,7 +28,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def protected(request: HttpRequest) -> HttpResponse:
     idp = request.idp_session  # type: ignore[attr-defined]
-    claims = sorted(idp.claims.items()) if idp else []
+    claims = claim_rows(idp.claims) if idp else []
     return render(request, "example/protected.html",
                   {"claims": claims, "idp": idp, "provider": signed_in_with(request)})
 
@@ -34,7 +37,21 @@ def spa(request: HttpRequest) -> HttpResponse:
     """The single-page app: a static shell and plain JavaScript (``static/example/spa.js``)
     that talks to ``oidc/session/``, ``oidc/api/demo/…`` and ``oidc/logout/``. It never holds
     a token; docs/bff.rst explains the calls."""
-    return render(request, "example/spa.html")
+    return render(request, "example/spa.html", {"strings": spa_strings()})
+
+
+def spa_strings() -> dict[str, str]:
+    """What ``spa.js`` writes on the page, in the request's language: the script has no
+    catalog of its own, so the page hands it these (as JSON data, never as code, which a strict
+    Content-Security-Policy allows). ``%(…)s`` is replaced by the script."""
+    return {
+        "signedOut": gettext("You are not signed in."),
+        "signInWith": gettext("Sign in with %(name)s"),
+        "signedInAs": gettext("You are signed in as %(user)s."),
+        "signedInAsWith": gettext("You are signed in as %(user)s with %(provider)s."),
+        "sessionEnds": gettext("session ends"),
+        "sessionEnded": gettext("Your session has ended: sign in again."),
+    }
 
 
 @bearer_token_required  # also exempts the view from CSRF: a bearer token is no cookie

@@ -7,6 +7,14 @@ const CSRF = { "X-CSRF": "1" }; // the anti-CSRF header of the state-changing ca
 const $ = (id) => document.getElementById(id);
 const urls = document.body.dataset;
 const here = location.pathname + location.search;
+// The page's words, in its language (the view translates them; a JSON block, not code).
+const strings = JSON.parse($("spa-strings").textContent);
+const lang = document.documentElement.lang || undefined;
+
+// A translated string with its %(name)s placeholders filled in.
+function t(key, values = {}) {
+  return strings[key].replace(/%\((\w+)\)s/g, (whole, name) => values[name] ?? whole);
+}
 
 async function json(response) {
   try {
@@ -30,7 +38,7 @@ async function loadSession() {
 }
 
 function showSignedOut(session) {
-  $("spa-status").textContent = "You are not signed in.";
+  $("spa-status").textContent = t("signedOut");
   $("spa-signed-in").hidden = true;
   $("spa-signed-out").hidden = false;
   // Sign-in is a top-level navigation to the provider and back to this page.
@@ -43,16 +51,17 @@ function showSignedOut(session) {
     link.className = "button secondary";
     link.id = `spa-provider-${provider.name}`;
     link.href = provider.login_url;
-    link.textContent = `Sign in with ${provider.display_name}`;
+    link.textContent = t("signInWith", { name: provider.display_name });
     item.append(link);
     list.append(item);
   }
 }
 
 function showSignedIn(session) {
-  $("spa-status").textContent =
-    `You are signed in as ${session.user.email || session.user.username}` +
-    (session.provider_name ? ` with ${session.provider_name}.` : ".");
+  const user = session.user.email || session.user.username;
+  $("spa-status").textContent = session.provider_name
+    ? t("signedInAsWith", { user, provider: session.provider_name })
+    : t("signedInAs", { user });
   $("spa-signed-out").hidden = true;
   $("spa-signed-in").hidden = false;
   const rows = Object.entries(session.user).map(([name, value]) => {
@@ -65,8 +74,11 @@ function showSignedIn(session) {
     return row;
   });
   const until = document.createElement("tr");
-  until.innerHTML = "<th>session ends</th><td></td>";
-  until.lastChild.textContent = new Date(session.expires_at * 1000).toLocaleString();
+  const label = document.createElement("th");
+  const when = document.createElement("td");
+  label.textContent = t("sessionEnds");
+  when.textContent = new Date(session.expires_at * 1000).toLocaleString(lang);
+  until.append(label, when);
   $("spa-user").replaceChildren(...rows, until);
   $("spa-sign-out").dataset.logoutUrl = session.logout_url;
 }
@@ -81,7 +93,7 @@ async function callApi() {
   result.hidden = false;
   result.dataset.status = response.status;
   if (response.status === 401 && body.login_url) {
-    result.textContent = "Your session has ended: sign in again.";
+    result.textContent = t("sessionEnded");
     return loadSession();
   }
   result.textContent = `HTTP ${response.status}\n${JSON.stringify(body, null, 2)}`;
