@@ -109,6 +109,10 @@ def test_sign_in_out_and_the_provider_session_ends(page: Any, demo: Demo) -> Non
     page.wait_for_url(f"{demo.site}/")
     assert "This page is public" in page.inner_text("#status")
     assert any(url.startswith(f"{demo.idp}/openid/end-session?") for url in requested)
+    # The user is told, and the verified return lets the page name the provider.
+    notice = page.inner_text("[role=status]")
+    assert "You are also signed out of Staff account (demo)." in notice
+    shot(page, "signed-out")
 
     # The provider's session is gone: the next sign-in asks for the password again.
     page.click("#sign-in")
