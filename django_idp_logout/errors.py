@@ -24,7 +24,7 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
 from .conf import get_config
-from .exceptions import IdPLogoutError, ProviderUnavailable, TokenError
+from .exceptions import USER_CHOICE_CODES, IdPLogoutError, ProviderUnavailable, TokenError
 from .http import add_query
 from .signals import login_failed
 
@@ -204,10 +204,9 @@ OPERATOR_CODES = frozenset({
     "unsupported_grant_type", "unsupported_response_type", "invalid_scope",
     "database_unavailable",
 })
-#: Codes that are the user's own doing (cancelled, must sign in interactively): INFO.
-USER_CODES = frozenset({"access_denied", "login_required", "consent_required",
-                        "interaction_required", "account_selection_required",
-                        "incomplete_callback"})
+#: Codes that are the user's own doing (cancelled, must sign in interactively, opened a
+#: bookmarked callback/ address): INFO.
+USER_CODES = USER_CHOICE_CODES | {"incomplete_callback"}
 
 
 def level_for(exc: IdPLogoutError) -> int:

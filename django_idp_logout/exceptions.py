@@ -73,10 +73,10 @@ class InvalidCallback(IdPLogoutError):
 #: Status of an authorization error response by code; others are the request's problem (400).
 #: The user's own choice (cancelled, must sign in interactively) is no client error: 200, so
 #: Django's request logger does not log a "Bad Request" WARNING for it.
+USER_CHOICE_CODES = frozenset({"access_denied", "login_required", "consent_required",
+                               "interaction_required", "account_selection_required"})
 AUTHORIZE_ERROR_STATUS = {"server_error": 502, "temporarily_unavailable": 503,
-                          "access_denied": 200, "login_required": 200,
-                          "interaction_required": 200, "consent_required": 200,
-                          "account_selection_required": 200}
+                          **dict.fromkeys(USER_CHOICE_CODES, 200)}
 #: Status of a token endpoint error by code; others mean the provider refused *our server's*
 #: request (client registration or configuration): a bad gateway for the user (502).
 TOKEN_ERROR_STATUS = {"invalid_grant": 400}

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render, resolve_url
 from django.views.decorators.cache import never_cache
@@ -19,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from .conf import IdPConfig, get_config, uses_provider_list
 from .errors import sanitize
 from .flow import MAX_PARAM_LENGTH, complete_sign_out, local_logout, sign_out
-from .logout_feedback import signed_out_response
+from .logout_feedback import ProviderSession, signed_out_response
 from .logout_request import end_session_response, end_session_target, handoff_response
 from .providers import display_name, provider_class
 from .view_helpers import (
@@ -91,7 +90,7 @@ def logout(request: HttpRequest) -> HttpResponse:
         response["Content-Security-Policy"] = "frame-ancestors 'none'"
         return response
     signed_in_at_provider = bool(getattr(request, "idp_session", None))
-    end_session = sign_out(request, next_url=next_url,
+    end_session = sign_out(request, next_url=next_url, quiet=as_json,
                            post_logout_redirect_uri=post_logout_redirect_uri(request, config))
     if end_session is None:
         profile = provider_class(config.provider)
@@ -104,13 +103,15 @@ def logout(request: HttpRequest) -> HttpResponse:
                               {"next": next_url, "provider_name": display_name(config)})
             response["Content-Security-Policy"] = "frame-ancestors 'none'"
             return with_clear_site_data(response, config)
+        outcome: ProviderSession = "failed" if signed_in_at_provider else "none"
         if as_json:
-            return with_clear_site_data(_landing(next_url, True), config)
+            return with_clear_site_data(_landing(next_url, True, provider_session=outcome),
+                                        config)
         # Signed out here only: the provider could not be asked (no end-session endpoint, or
         # it is unreachable), or the user signed in with a password.
         return with_clear_site_data(signed_out_response(
-            request, next_url, provider_session="failed" if signed_in_at_provider else "none",
-            provider=config.name, cookies_cleared=clears_cookies(config)), config)
+            request, next_url, provider_session=outcome, provider=config.name,
+            cookies_cleared=clears_cookies(config)), config)
     if as_json:
         target = end_session_target(request, end_session)
         return with_clear_site_data(_landing(target, True), config,
@@ -134,6 +135,12 @@ def logout_complete(request: HttpRequest) -> HttpResponse:
     config = get_config()
     state = request.GET.get("state", "")
     verified = complete_sign_out(state) if len(state) <= MAX_PARAM_LENGTH else None
+    if request.user.is_authenticated:
+        # A link to this page, or a late return after signing in again elsewhere: the user
+        # is signed in, so "You are signed out" would be false. Nothing changes.
+        logger.info("stage=logout logout return for a signed-in user; no message")
+        return HttpResponseRedirect(verified.next_url if verified is not None
+                                    else resolve_url(config.post_logout_redirect_url))
     if verified is None:
         # No state at all is what providers that return none do (Cognito, Auth0's legacy
         # logout): INFO. One that does not check out (forged, expired, reused): WARNING.
@@ -148,7 +155,9 @@ def logout_complete(request: HttpRequest) -> HttpResponse:
             provider=None if uses_provider_list() else config.name)
     if "error" in request.GET:
         logger.warning("stage=logout provider=%s the provider reported error=%s",
-                       config.provider, sanitize(request.GET.get("error"), 64))
+                       verified.provider, sanitize(request.GET.get("error"), 64))
+    if verified.quiet:  # a single-page app signed out: it shows its own feedback
+        return HttpResponseRedirect(verified.next_url)
     return signed_out_response(
         request, verified.next_url,
         provider_session="failed" if "error" in request.GET else "ended",
@@ -159,7 +168,7 @@ def cancel_url(request: HttpRequest) -> str:
     """Where "Cancel" on the confirmation page goes: the page the user came from (its
     ``Referer``, when it is on this site and not the logout page itself), else
     ``LOGIN_REDIRECT_URL``."""
-    default = resolve_url(settings.LOGIN_REDIRECT_URL)
+    default = resolve_url(get_config().login_redirect_url)
     referer = request.headers.get("Referer", "")
     if urlsplit(referer).path == request.path:
         return default

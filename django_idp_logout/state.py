@@ -205,9 +205,13 @@ class LogoutReturn(NamedTuple):
 
     next_url: str
     provider: str | None
+    #: The sign-out came from a script (a single-page app's JSON logout): the app shows
+    #: its own feedback, so no message is queued for a page that may never display it.
+    quiet: bool = False
 
 
-def create_logout_state(next_url: str, provider: str | None = None) -> str:
+def create_logout_state(next_url: str, provider: str | None = None, *,
+                        quiet: bool = False) -> str:
     """A fresh single-use logout ``state`` remembering where the user should land and the
     provider they are signing out of.
 
@@ -215,7 +219,8 @@ def create_logout_state(next_url: str, provider: str | None = None) -> str:
     """
     config = get_config()
     state = new_secret()
-    store.put(LOGOUT_STATE_KIND, state, {"next": next_url, "provider": provider},
+    store.put(LOGOUT_STATE_KIND, state, {"next": next_url, "provider": provider,
+                                         "quiet": quiet},
               config.logout_state_ttl, config=config)
     return state
 
@@ -229,7 +234,8 @@ def consume_logout_state(state: str) -> LogoutReturn | None:
     next_url, provider = data.get("next"), data.get("provider")
     if not isinstance(next_url, str):
         return None
-    return LogoutReturn(next_url, provider if isinstance(provider, str) else None)
+    return LogoutReturn(next_url, provider if isinstance(provider, str) else None,
+                        data.get("quiet") is True)
 
 
 LOGOUT_HANDOFF_KIND = "logout-handoff"

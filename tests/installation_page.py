@@ -72,6 +72,9 @@ def apply_edit(source: str, block: Block) -> str:
             lines.insert(at + 1, indent + line.strip())
             anchor = line
             continue
+        if not any(normalized(have) == normalized(line) for have in lines):
+            raise AssertionError(f"{block.name}: the page shows {line.strip()!r}, which is "
+                                 "not in the file: the page's step cannot be applied")
         anchor = line
     return "\n".join(lines) + "\n"
 

@@ -24,6 +24,7 @@ import zipfile
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
+from typing import IO
 
 import pytest
 from packaging.requirements import Requirement
@@ -59,6 +60,7 @@ class Site:
                     if not key.startswith(("DJANGO_", "OIDC_", "PYTHON"))}
         self.env.update({"PYTHONPATH": str(packages), "PYTHONNOUSERSITE": "1"})
         self.server: subprocess.Popen[bytes] | None = None
+        self.log: IO[bytes] | None = None
 
     def run(self, command: str, *, check: bool = True) -> subprocess.CompletedProcess[str]:
         """A ``python …`` command of the page, run as its reader would, in the project."""
@@ -72,12 +74,13 @@ class Site:
 
     def start(self, command: str) -> None:
         assert command == "python manage.py runserver", command
+        self.log = (self.root / "runserver.log").open("wb")
         self.server = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"],
-            cwd=self.root, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            cwd=self.root, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            assert self.server.poll() is None, "runserver exited"
+            assert self.server.poll() is None, (self.root / "runserver.log").read_text()
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 return
@@ -87,10 +90,13 @@ class Site:
 
     def stop(self) -> None:
         stop_process(self.server)
+        if self.log is not None:
+            self.log.close()
 
 
 @pytest.fixture
-def site(tmp_path: Path, wheel: Path) -> Iterator[Site]:
+def site(tmp_path: Path) -> Iterator[Site]:
+    require_node()  # before the wheel is built
     site = Site(tmp_path / "project", tmp_path / "site-packages")
     site.root.mkdir()
     yield site
@@ -142,14 +148,28 @@ def check_tables(site: Site) -> None:
     assert made == named
 
 
+def going_live_ids(site: Site) -> set[str]:
+    """``check --deploy`` with ``DEBUG`` off (the app's production checks run only then):
+    the app's check ids, each of which the page's going-live paragraph must name."""
+    (site.root / "live_settings.py").write_text(
+        "from mysite.settings import *  # noqa: F403\n\n"
+        "DEBUG = False\nALLOWED_HOSTS = ['www.example.com']\n")
+    result = site.run("python manage.py check --deploy --settings=live_settings")
+    found = set(re.findall(r"django_idp_logout\.[EW]\d{3}", result.stdout + result.stderr))
+    live = page.PAGE.read_text().split("Before going live", 1)[1].split("Next steps", 1)[0]
+    for check_id in found:
+        assert check_id.split(".")[1] in live, f"the page does not mention {check_id}"
+    return found
+
+
 def csrf_token(html: str) -> str:
     match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
     assert match, html
     return match.group(1)
 
 
+@pytest.mark.op
 def test_installation_page_from_startproject_to_sign_out(site: Site, wheel: Path) -> None:
-    require_node()
     op_port = free_port()
     issuer = f"http://localhost:{op_port}"
     run_shell = {"install-shell-pip": lambda b: install(site, wheel, b),
@@ -175,6 +195,7 @@ def test_installation_page_from_startproject_to_sign_out(site: Site, wheel: Path
     check_tables(site)
     deploy = site.run("python manage.py check --deploy")
     assert "django_idp_logout." not in deploy.stdout + deploy.stderr
+    assert going_live_ids(site) == {"django_idp_logout.W003"}  # as the page says
 
     client = {"client_id": "mysite", "client_secret": SECRET,
               "redirect_uris": [uris["redirect_uri"]],
@@ -199,7 +220,8 @@ def round_trip(site: Site, issuer: str) -> None:
     landing = browser.go(f"{site.origin}/oidc/logout/", "POST",
                          {"csrfmiddlewaretoken": csrf_token(home.text)})
     assert landing.url == f"{site.origin}/", landing.url  # POST_LOGOUT_REDIRECT_URL
-    assert 'role="status"' in landing.text  # "You are signed out …" (messages)
+    assert 'role="status"' in landing.text  # django.contrib.messages, as the page shows
+    assert "You are also signed out of your identity provider." in landing.text
     assert "Signed in as" not in landing.text
     assert any(p.url.startswith(f"{site.origin}/oidc/logout/complete/?state=")
                for p in browser.history), "the provider did not send the user back"
@@ -230,6 +252,6 @@ def test_page_blocks_are_well_formed() -> None:
 
 def test_edit_refuses_a_missing_anchor() -> None:
     block = page.Block("install-edit-x", "edit", "x.py", 'MISSING = [\n    "a",  # new\n]\n')
-    with pytest.raises(AssertionError, match="not once"):
+    with pytest.raises(AssertionError, match="cannot be applied"):
         page.apply_edit("OTHER = []\n", block)
 

@@ -170,3 +170,59 @@ def test_callback_without_parameters_says_the_link_is_incomplete(
     [record] = [r for r in caplog.records if r.name == "django_idp_logout"]
     assert record.levelno == logging.INFO
     assert "code=incomplete_callback" in record.getMessage()
+
+
+def test_return_for_a_signed_in_user_says_nothing(client: Client, fake_op: FakeProvider) -> None:
+    """A link to logout/complete/ (or a late return) must not tell a signed-in user that
+    they are signed out."""
+    sign_in(client, fake_op)
+    response = client.get("/oidc/logout/complete/", {"state": "forged"})
+    assert response.status_code == 302
+    assert signed_out_messages(response) == []
+    assert SESSION_KEY in client.session
+
+
+def test_single_page_app_logout_queues_no_message(client: Client, fake_op: FakeProvider) -> None:
+    """The app shows its own feedback; a queued message would surface on a later page."""
+    sign_in(client, fake_op)
+    answer = client.post("/oidc/logout/", {"next": "/after/"}, headers={"X-CSRF": "1"})
+    navigate = client.get(answer.json()["redirect_url"])  # the handoff, or the provider
+    url = navigate["Location"] if navigate.status_code == 302 else answer.json()["redirect_url"]
+    state = parse_qs(urlsplit(url).query)["state"][0]
+    response = client.get("/oidc/logout/complete/", {"state": state})
+    assert response["Location"] == "/after/"
+    assert signed_out_messages(response) == []
+
+
+def test_single_page_app_is_told_when_the_provider_could_not_be_asked(
+        client: Client, fake_op: FakeProvider) -> None:
+    del fake_op.discovery["end_session_endpoint"]
+    sign_in(client, fake_op)
+    answer = client.post("/oidc/logout/", headers={"X-CSRF": "1"}).json()
+    assert answer["provider_session"] == "failed"
+    user = get_user_model().objects.create_user("pw-user", password="pw")
+    client.force_login(user)
+    assert client.post("/oidc/logout/", headers={"X-CSRF": "1"}).json()[
+        "provider_session"] == "none"
+
+
+def test_cancel_falls_back_to_the_apps_login_redirect_url(
+        client: Client, fake_op: FakeProvider, settings: Any) -> None:
+    settings.IDP_LOGOUT = {**settings.IDP_LOGOUT, "LOGIN_REDIRECT_URL": "/idp-home/"}
+    sign_in(client, fake_op)
+    assert client.get("/oidc/logout/").context["cancel_url"] == "/idp-home/"
+
+
+@pytest.mark.parametrize("params", [{"code": "c"}, {"error": "access_denied"}])
+def test_code_or_error_without_state_is_still_an_expired_sign_in(
+        client: Client, fake_op: FakeProvider, caplog: pytest.LogCaptureFixture,
+        params: dict[str, str]) -> None:
+    """Only a callback/ with nothing at all is "incomplete"; a code or an error without a
+    state is a request that does not check out (WARNING)."""
+    start_login(client)
+    with caplog.at_level(logging.INFO, logger="django_idp_logout"):
+        response = client.get("/oidc/callback/", params)
+    assert response.status_code == 400
+    [record] = [r for r in caplog.records if r.name == "django_idp_logout"]
+    assert record.levelno == logging.WARNING
+    assert "code=login_expired" in record.getMessage()

@@ -294,7 +294,7 @@ def test_state_functions_use_the_store() -> None:
     assert not state.claim_once("state", SECRET, 60)
     logout_state = state.create_logout_state("/after/")
     assert SharedValue.objects.filter(key=store.make_key("logout-state", logout_state)).exists()
-    assert state.consume_logout_state(logout_state) == ("/after/", None)
+    assert state.consume_logout_state(logout_state) == ("/after/", None, False)
     assert state.consume_logout_state(logout_state) is None
 
 

@@ -85,7 +85,7 @@ def complete_sign_in(request: HttpRequest, params: Mapping[str, str], *,
     config = get_config()
     attempts = PendingAttempts(request, config)
     state = params.get("state", "")
-    if not state:  # a bookmarked or truncated callback/ URL, not an expired sign-in
+    if not (state or "code" in params or "error" in params):  # a bookmarked callback/ URL
         return SignInOutcome(error=InvalidCallback("no state parameter",
                                                    code="incomplete_callback"))
     try:

@@ -35,11 +35,12 @@ logger = logging.getLogger("django_idp_logout")
 CONFIGURATION_CODES = frozenset({"invalid_client", "unauthorized_client"})
 
 
-def sign_out(request: HttpRequest, *, next_url: str, post_logout_redirect_uri: str
-             ) -> EndSessionRequest | None:
+def sign_out(request: HttpRequest, *, next_url: str, post_logout_redirect_uri: str,
+             quiet: bool = False) -> EndSessionRequest | None:
     """End the local session (always) and return the provider's end-session request, or
     ``None`` when the browser should go straight to ``next_url`` (not signed in through the
-    provider, or the provider has no end-session endpoint). Never raises."""
+    provider, or the provider has no end-session endpoint). Never raises. ``quiet``: the
+    return from the provider queues no "You are signed out" message (a script asked)."""
     data = idp_session.load(request)
     tokens = latest_tokens(request)
     user, provider = request.user, data.provider if data is not None else get_config().name
@@ -61,7 +62,7 @@ def sign_out(request: HttpRequest, *, next_url: str, post_logout_redirect_uri: s
                        "signed out locally only", bound.name)
         return None
     context = LogoutContext(post_logout_redirect_uri=post_logout_redirect_uri,
-                            state=new_logout_state(next_url, provider),
+                            state=new_logout_state(next_url, provider, quiet=quiet),
                             id_token=tokens.id_token or data.id_token,
                             access_token=tokens.access_token, claims=data.claims)
     return bound.end_session_request(context)
@@ -189,11 +190,11 @@ def local_logout(request: HttpRequest) -> None:
     request.user = AnonymousUser()
 
 
-def new_logout_state(next_url: str, provider: str) -> str | None:
+def new_logout_state(next_url: str, provider: str, *, quiet: bool = False) -> str | None:
     """A single-use logout state, or ``None`` when it cannot be stored right now (the user
     still reaches the provider; the return then lands on ``POST_LOGOUT_REDIRECT_URL``)."""
     try:
-        return create_logout_state(next_url, provider)
+        return create_logout_state(next_url, provider, quiet=quiet)
     except Exception:
         logger.exception("stage=logout could not store the logout state; sending none")
         return None
