@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -145,11 +146,16 @@ def test_two_tabs_sign_in_concurrently(op: OpenIDProvider, settings: Any) -> Non
     assert page1.url.endswith("/home/?tab=1")
 
 
-def test_cancelled_consent_shows_friendly_page(op: OpenIDProvider, settings: Any) -> None:
+def test_cancelled_consent_shows_friendly_page(op: OpenIDProvider, settings: Any,
+                                               caplog: pytest.LogCaptureFixture) -> None:
     settings.IDP_LOGOUT = op.settings_for("rp-basic")
     browser = Browser()
-    page = browser.go("/oidc/login/?next=/home/", login="ivan", consent=False)
-    assert page.status == 400
+    with caplog.at_level(logging.INFO):
+        page = browser.go("/oidc/login/?next=/home/", login="ivan", consent=False)
+    assert page.status == 200  # the user's own choice: no "Bad Request" logged
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert any("code=access_denied" in r.getMessage() and r.levelno == logging.INFO
+               for r in caplog.records)
     assert "Sign-in cancelled" in page.text
     assert "_auth_user_id" not in browser.django.session
 
