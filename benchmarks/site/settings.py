@@ -19,6 +19,7 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
+    "django.contrib.messages",  # startproject's default: the sign-out message rides on it
     "mozilla_django_oidc",
     "django_idp_logout",
 ]
@@ -31,6 +32,7 @@ _MIDDLEWARE_BASE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
 ]
 MIDDLEWARE = [*_MIDDLEWARE_BASE, "django_idp_logout.middleware.IdPSessionMiddleware"]
 ROOT_URLCONF = "benchmarks.site.urls"
