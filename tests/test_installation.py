@@ -154,7 +154,10 @@ def going_live_ids(site: Site) -> set[str]:
     (site.root / "live_settings.py").write_text(
         "from mysite.settings import *  # noqa: F403\n\n"
         "DEBUG = False\nALLOWED_HOSTS = ['www.example.com']\n")
-    result = site.run("python manage.py check --deploy --settings=live_settings")
+    # Django's own production checks fail a startproject site (its SECRET_KEY; on 6.1 its
+    # console email backend): they are the site's to fix, and the page says so.
+    result = site.run("python manage.py check --deploy --settings=live_settings", check=False)
+    assert "Traceback" not in result.stderr, result.stderr
     found = set(re.findall(r"django_idp_logout\.[EW]\d{3}", result.stdout + result.stderr))
     live = page.PAGE.read_text().split("Before going live", 1)[1].split("Next steps", 1)[0]
     for check_id in found:
@@ -193,7 +196,7 @@ def test_installation_page_from_startproject_to_sign_out(site: Site, wheel: Path
     located = site.run("python -c 'import django_idp_logout as m; print(m.__file__)'")
     assert located.stdout.strip().startswith(str(site.packages)), "not the wheel's copy"
     check_tables(site)
-    deploy = site.run("python manage.py check --deploy")
+    deploy = site.run("python manage.py check --deploy", check=False)
     assert "django_idp_logout." not in deploy.stdout + deploy.stderr
     assert going_live_ids(site) == {"django_idp_logout.W003"}  # as the page says
 
