@@ -226,3 +226,18 @@ def test_code_or_error_without_state_is_still_an_expired_sign_in(
     [record] = [r for r in caplog.records if r.name == "django_idp_logout"]
     assert record.levelno == logging.WARNING
     assert "code=login_expired" in record.getMessage()
+
+
+@pytest.mark.parametrize("storage", ["fallback.FallbackStorage", "session.SessionStorage"])
+def test_message_on_every_session_engine(client: Client, fake_op: FakeProvider,
+                                         engine: str, settings: Any, storage: str) -> None:
+    """The message survives the flushed session of every engine, in either storage, and
+    reaches the landing page's request."""
+    settings.MESSAGE_STORAGE = f"django.contrib.messages.storage.{storage}"
+    state = logout_state(client, fake_op)
+    assert SESSION_KEY not in client.session
+    response = client.get("/oidc/logout/complete/", {"state": state})
+    landing = client.get(response["Location"])
+    shown = [m for m in get_messages(landing.wsgi_request) if "idp-signed-out" in m.tags]
+    assert [m.level for m in shown] == [SUCCESS]
+    assert SESSION_KEY not in client.session
