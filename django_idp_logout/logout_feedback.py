@@ -12,7 +12,6 @@ templates.
 
 from __future__ import annotations
 
-import logging
 from typing import Literal
 
 from django.apps import apps
@@ -23,8 +22,7 @@ from django.template.loader import render_to_string
 
 from .conf import get_config, provider_names
 from .providers import Provider, display_name
-
-logger = logging.getLogger("django_idp_logout")
+from .view_helpers import unframed
 
 #: ``ended``: the provider confirmed it (a verified return); ``failed``: it reported an error
 #: or could not be asked; ``unconfirmed``: it returned without a state to verify; ``none``:
@@ -66,6 +64,4 @@ def signed_out_response(request: HttpRequest, target: str, *,
         level = messages.SUCCESS if provider_session in {"ended", "none"} else messages.WARNING
         messages.add_message(request, level, text, extra_tags="idp-signed-out")
         return HttpResponseRedirect(target)
-    response = render(request, PAGE_TEMPLATE, context)
-    response["Content-Security-Policy"] = "frame-ancestors 'none'"
-    return response
+    return unframed(render(request, PAGE_TEMPLATE, context))

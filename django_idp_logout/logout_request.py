@@ -26,7 +26,7 @@ from django.shortcuts import render
 from .http import add_query
 from .providers import EndSessionRequest
 from .state import create_logout_handoff, take_logout_handoff
-from .view_helpers import app_reverse, asset_url, no_store
+from .view_helpers import app_reverse, asset_url, no_store, unframed
 
 logger = logging.getLogger("django_idp_logout")
 
@@ -46,8 +46,7 @@ def end_session_response(request: HttpRequest, end_session: EndSessionRequest
         "script_url": asset_url(AUTOSUBMIT_SCRIPT),
     })
     response["Referrer-Policy"] = "no-referrer"
-    response["Content-Security-Policy"] = "frame-ancestors 'none'"
-    return no_store(response)
+    return no_store(unframed(response))
 
 
 def end_session_target(request: HttpRequest, end_session: EndSessionRequest) -> str:

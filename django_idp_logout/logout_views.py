@@ -30,6 +30,7 @@ from .view_helpers import (
     no_store,
     post_logout_redirect_uri,
     safe_next_url,
+    unframed,
 )
 
 logger = logging.getLogger("django_idp_logout")
@@ -85,10 +86,8 @@ def logout(request: HttpRequest) -> HttpResponse:
         local_logout(request)  # drops whatever an anonymous session holds
         return with_clear_site_data(_landing(next_url, as_json), config)
     if request.method == "GET" and not config.allow_get_logout:
-        response = render(request, "django_idp_logout/logout_confirm.html",
-                          {"next": next_url, "cancel_url": cancel_url(request)})
-        response["Content-Security-Policy"] = "frame-ancestors 'none'"
-        return response
+        return unframed(render(request, "django_idp_logout/logout_confirm.html",
+                               {"next": next_url, "cancel_url": cancel_url(request)}))
     signed_in_at_provider = bool(getattr(request, "idp_session", None))
     end_session = sign_out(request, next_url=next_url, quiet=as_json,
                            post_logout_redirect_uri=post_logout_redirect_uri(request, config))
@@ -99,10 +98,9 @@ def logout(request: HttpRequest) -> HttpResponse:
                 return with_clear_site_data(_landing(next_url, True, provider_session="kept"),
                                             config)
             # No end-session endpoint (Google): say that the provider's session stays.
-            response = render(request, "django_idp_logout/logged_out_here.html",
-                              {"next": next_url, "provider_name": display_name(config)})
-            response["Content-Security-Policy"] = "frame-ancestors 'none'"
-            return with_clear_site_data(response, config)
+            return with_clear_site_data(unframed(render(
+                request, "django_idp_logout/logged_out_here.html",
+                {"next": next_url, "provider_name": display_name(config)})), config)
         outcome: ProviderSession = "failed" if signed_in_at_provider else "none"
         if as_json:
             return with_clear_site_data(_landing(next_url, True, provider_session=outcome),

@@ -117,6 +117,14 @@ def no_referrer(view: View) -> View:
     return wrapper  # type: ignore[return-value]
 
 
+def unframed(response: HttpResponse) -> HttpResponse:
+    """``frame-ancestors 'none'``: a page with a sign-out (or sign-in) button cannot be put
+    in another site's frame to trick a click (``X-Frame-Options`` for older browsers comes
+    from ``xframe_options_deny`` on the views)."""
+    response["Content-Security-Policy"] = "frame-ancestors 'none'"
+    return response
+
+
 def no_store(response: HttpResponse) -> HttpResponse:
     response["Cache-Control"] = "no-store"
     response["Pragma"] = "no-cache"

@@ -32,6 +32,7 @@ from .view_helpers import (
     require_client,
     require_middleware,
     safe_next_url,
+    unframed,
 )
 
 __all__ = ["backchannel_logout", "callback", "frontchannel_logout", "login", "logout",
@@ -85,10 +86,8 @@ def choose_provider(request: HttpRequest) -> HttpResponse:
     providers = [{"name": name, "display_name": display_name(get_config(name)),
                   "url": add_query(app_reverse("login"), {"provider": name, "next": next_url})}
                  for name in provider_names()]
-    response = render(request, "django_idp_logout/choose_provider.html",
-                      {"providers": providers, "next": next_url})
-    response["Content-Security-Policy"] = "frame-ancestors 'none'"
-    return response
+    return unframed(render(request, "django_idp_logout/choose_provider.html",
+                           {"providers": providers, "next": next_url}))
 
 
 def _login(request: HttpRequest) -> HttpResponse:
